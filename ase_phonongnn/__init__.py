@@ -1,0 +1,38 @@
+"""ase_phonongnn: phonon-informed thermal snapshots and graph neural networks.
+
+The flow is sample -> label -> store -> graph -> train -> predict / explain.
+Public names are imported lazily so that ``import ase_phonongnn`` stays light
+and never imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ase_phonongnn._version import __version__
+
+_LAZY = {
+    "PhononSampler": "ase_phonongnn.sample",
+    "thermal_amplitudes": "ase_phonongnn.sample",
+    "to_phonopy_dataset": "ase_phonongnn.sample",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+if TYPE_CHECKING:
+    from ase_phonongnn.sample import PhononSampler, thermal_amplitudes, to_phonopy_dataset
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ase_phonongnn' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

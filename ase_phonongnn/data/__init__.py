@@ -1,0 +1,1 @@
+"""data stage of ase_phonongnn."""

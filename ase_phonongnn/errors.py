@@ -1,0 +1,49 @@
+"""Exception tree of ase_phonongnn.
+
+Bad argument values raise :class:`ValueError` and wrong types :class:`TypeError`;
+failures of the domain raise a subclass of :class:`PhononGNNError`. Classes that
+also describe a bad value derive from :class:`ValueError` too, so that callers
+catching either keep working.
+"""
+
+from __future__ import annotations
+
+
+class PhononGNNError(Exception):
+    """Base class of every domain error raised by ase_phonongnn."""
+
+
+class ImaginaryModeError(PhononGNNError, ValueError):
+    """Phonons have imaginary (or zero) frequencies where the policy forbids them."""
+
+
+class ForceConstantsError(PhononGNNError, ValueError):
+    """Force constants do not match the structure they are used with."""
+
+
+class SamplingError(PhononGNNError):
+    """A sampler could not produce the requested snapshots."""
+
+
+class ConvergenceError(PhononGNNError):
+    """An iterative procedure did not converge within its iteration limit."""
+
+
+class LabelError(PhononGNNError):
+    """A labeller could not compute a label for a structure."""
+
+
+class StoreError(PhononGNNError):
+    """A snapshot store is unreadable, corrupt or inconsistent."""
+
+
+class StoreFormatError(StoreError):
+    """A snapshot store has a format or version this package cannot read."""
+
+
+class ModelFormatError(PhononGNNError):
+    """A saved model has a format or version this package cannot read."""
+
+
+class UnknownElementError(PhononGNNError, ValueError):
+    """A structure contains an element a model or feature table does not know."""

@@ -1,0 +1,1 @@
+"""graph stage of ase_phonongnn."""

@@ -1,0 +1,1 @@
+"""sample stage of ase_phonongnn."""

@@ -1,0 +1,1 @@
+"""store stage of ase_phonongnn."""

@@ -1,0 +1,1 @@
+"""ASE integration of ase_phonongnn."""

@@ -1,0 +1,1 @@
+"""The phonopy hook: thermal displacement datasets for phonopy objects."""
