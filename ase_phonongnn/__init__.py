@@ -21,7 +21,11 @@ _LAZY = {
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:
-    from ase_phonongnn.sample import PhononSampler, thermal_amplitudes, to_phonopy_dataset
+    from ase_phonongnn.sample import (  # noqa: F401
+        PhononSampler,
+        thermal_amplitudes,
+        to_phonopy_dataset,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -60,7 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
-    except (PhononGNNError, ValueError, TypeError, FileNotFoundError, ImportError) as err:
+    except (
+        PhononGNNError,
+        ValueError,
+        TypeError,
+        FileNotFoundError,
+        ImportError,
+    ) as err:
         print(f"phonongnn {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

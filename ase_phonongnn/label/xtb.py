@@ -103,7 +103,7 @@ class GFN2xTB(Calculator):
         properties: list[str] | None = None,
         system_changes: list[str] = all_changes,
     ) -> None:
-        """Run one GFN2-xTB single point; see :class:`ase.calculators.calculator.Calculator`."""
+        """Run one GFN2-xTB single point (ASE calculator protocol)."""
         super().calculate(atoms, properties or [keys.ENERGY], system_changes)
         assert self.atoms is not None  # set by the base class
         result, settings = self._singlepoint(self.atoms)
@@ -163,7 +163,8 @@ class GFN2xTB(Calculator):
                 continue
             return result, {"retry_rung": rung, **settings}
         raise LabelError(
-            "GFN2-xTB SCF failed on every rung of the retry ladder: " + "; ".join(messages)
+            "GFN2-xTB SCF failed on every rung of the retry ladder: "
+            + "; ".join(messages)
         )
 
 
@@ -185,7 +186,7 @@ def closed_shell_edges(
     tuple of float
         ε[n_el/2 − 1] and ε[n_el/2] of the sorted energies, in eV.
     """
-    n_electrons = int(round(float(np.sum(occupations))))
+    n_electrons = round(float(np.sum(occupations)))
     if n_electrons % 2:
         raise LabelError(
             f"band edges need a closed-shell system (got {n_electrons} electrons)"

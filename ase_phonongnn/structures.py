@@ -1,0 +1,98 @@
+"""Crystal structures of the Ag3SBr family used throughout the package.
+
+Cubic antiperovskites Ag3SX (X = Br, I), space group Pm-3m: S at the centre of
+the Ag6 octahedron (½,½,½), Ag at the face centres, the halogen at the corner.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+from ase import Atoms
+
+#: Cubic lattice parameters in Å (PAPER.md).
+LATTICE_PARAMETERS: Final = {"Br": 4.793, "I": 4.869}
+
+
+def vegard_lattice_parameter(bromine_fraction: float) -> float:
+    """Lattice parameter of Ag3SBr_x I_(1-x) by Vegard's law, in Å.
+
+    Parameters
+    ----------
+    bromine_fraction
+        x, the fraction of halogen sites occupied by Br, in [0, 1].
+    """
+    if not 0.0 <= bromine_fraction <= 1.0:
+        raise ValueError(
+            f"bromine_fraction must be in [0, 1] (got {bromine_fraction})"
+        )
+    x = float(bromine_fraction)
+    return x * LATTICE_PARAMETERS["Br"] + (1.0 - x) * LATTICE_PARAMETERS["I"]
+
+
+def antiperovskite(halogen: str = "Br", a: float | None = None) -> Atoms:
+    """Return the 5-atom cubic unit cell of Ag3SX.
+
+    Parameters
+    ----------
+    halogen
+        "Br" or "I".
+    a
+        Lattice parameter in Å (default: :data:`LATTICE_PARAMETERS`).
+
+    Returns
+    -------
+    Atoms
+        Order X, S, Ag, Ag, Ag; fractional positions (0,0,0), (½,½,½),
+        (½,½,0), (½,0,½), (0,½,½).
+    """
+    if halogen not in LATTICE_PARAMETERS:
+        raise ValueError(
+            f"halogen must be one of {sorted(LATTICE_PARAMETERS)} (got {halogen!r})"
+        )
+    a = LATTICE_PARAMETERS[halogen] if a is None else float(a)
+    if a <= 0:
+        raise ValueError(f"a must be positive in Å (got {a})")
+    scaled = [(0, 0, 0), (0.5, 0.5, 0.5), (0.5, 0.5, 0), (0.5, 0, 0.5), (0, 0.5, 0.5)]
+    return Atoms(
+        [halogen, "S", "Ag", "Ag", "Ag"],
+        scaled_positions=scaled,
+        cell=np.eye(3) * a,
+        pbc=True,
+    )
+
+
+def solid_solution(
+    bromine_fraction: float,
+    repeat: tuple[int, int, int] = (2, 2, 2),
+    rng: np.random.Generator | None = None,
+) -> Atoms:
+    """Return a supercell of Ag3SBr_x I_(1-x) with a random Br/I occupation.
+
+    Parameters
+    ----------
+    bromine_fraction
+        x in [0, 1]; the number of Br sites is round(x * n_halogen_sites).
+    repeat
+        Supercell repetitions of the unit cell.
+    rng
+        Random generator that draws the occupation (default: a fresh one).
+
+    Returns
+    -------
+    Atoms
+        The supercell at the Vegard lattice parameter, with
+        ``info["bromine_fraction"]`` set to the realised fraction.
+    """
+    rng = np.random.default_rng() if rng is None else rng
+    a = vegard_lattice_parameter(bromine_fraction)
+    atoms = antiperovskite("Br", a).repeat(repeat)
+    sites = np.flatnonzero(atoms.numbers == 35)
+    n_br = round(bromine_fraction * sites.size)
+    iodine = rng.permutation(sites)[n_br:]
+    numbers = atoms.numbers.copy()
+    numbers[iodine] = 53
+    atoms.numbers = numbers
+    atoms.info["bromine_fraction"] = n_br / sites.size
+    return atoms
