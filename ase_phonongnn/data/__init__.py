@@ -1,1 +1,45 @@
-"""data stage of ase_phonongnn."""
+"""What ships with ase_phonongnn: force constants, datasets and models.
+
+Files are found by name through :func:`data_path`; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+DATA_DIR: Final = Path(__file__).resolve().parent
+
+#: Materials with shipped force constants.
+MATERIALS: Final = ("Ag3SBr", "Ag3SI")
+
+
+def data_path(name: str) -> Path:
+    """Return the path of a shipped file, with a clear error if it is missing."""
+    path = DATA_DIR / name
+    if not path.is_file():
+        available = sorted(p.name for p in DATA_DIR.iterdir() if p.is_file())
+        raise FileNotFoundError(
+            f"no shipped file {name!r} in {DATA_DIR}; available: {available}"
+        )
+    return path
+
+
+def force_constants_path(
+    material: str = "Ag3SBr", temperature: float | None = None
+) -> Path:
+    """Return the shipped phonopy_params.yaml of a material.
+
+    Parameters
+    ----------
+    material
+        "Ag3SBr" or "Ag3SI".
+    temperature
+        None for the harmonic force constants, or a temperature in K for the
+        anharmonically renormalised ones at that temperature.
+    """
+    if material not in MATERIALS:
+        raise ValueError(f"material must be one of {MATERIALS} (got {material!r})")
+    if temperature is None:
+        return data_path(f"{material}_harmonic_params.yaml")
+    return data_path(f"{material}_{round(temperature)}K_params.yaml")
