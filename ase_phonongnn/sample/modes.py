@@ -103,12 +103,13 @@ class ImaginaryPolicy:
         name, sep, value = text.replace("=", ":").partition(":")
         if name == "floor":
             try:
-                return cls("floor", float(value))
+                floor = float(value)
             except ValueError:
                 raise ValueError(
                     f"imaginary policy floor needs a frequency in THz, e.g. "
                     f"'floor:0.5' (got {text!r})"
                 ) from None
+            return cls("floor", floor)
         if sep:
             raise ValueError(f"only the floor policy takes a frequency (got {text!r})")
         return cls(name)  # type: ignore[arg-type]

@@ -321,9 +321,20 @@ class PhononSampler:
             zeta = np.sqrt(np.einsum("mja,mja->ja", modes, modes))
             return zeta * rng.uniform(-1.0, 1.0, size=(n, n_atoms, 3))
         if config.method == "zg":
-            return np.array([special_displacement(modes, rng) for _ in range(n)])
-        xi = rng.standard_normal((n, modes.shape[0]))
-        return (xi @ modes.reshape(modes.shape[0], -1)).reshape(n, n_atoms, 3)
+            numbers = self._supercell.numbers
+            return np.array(
+                [special_displacement(modes, numbers, rng) for _ in range(n)]
+            )
+        # u = M^-1/2 E diag(σ) E^T ξ with ξ ~ N(0, 1) in all 3N directions: the
+        # symmetric square root of the covariance, so that a seed gives the same
+        # snapshots whatever basis the eigensolver picks in degenerate subspaces.
+        eigenvectors = self.modes.eigenvectors[self._used(config)]
+        xi = rng.standard_normal((n, 3 * n_atoms))
+        normal = xi @ eigenvectors.reshape(eigenvectors.shape[0], -1).T
+        return (normal @ modes.reshape(modes.shape[0], -1)).reshape(n, n_atoms, 3)
+
+    def _used(self, config: SamplingConfig) -> NDArray[np.bool_]:
+        return self.modes.effective(config.imaginary)[1]
 
     def _acceptable(self, u: NDArray[np.float64], config: SamplingConfig) -> bool:
         if config.min_distance is None:

@@ -1,0 +1,48 @@
+"""phonongnn sample."""
+
+from __future__ import annotations
+
+import ase.io
+import numpy as np
+import pytest
+
+from ase_phonongnn import keys
+from ase_phonongnn.cli.main import main
+
+
+def test_sample_shipped_material_to_extxyz(tmp_path, capsys) -> None:
+    out = tmp_path / "snaps.extxyz"
+    argv = ["sample", "Ag3SBr", "-T", "100", "300", "-n", "3", "--seed", "2"]
+    assert main([*argv, "--imaginary", "floor:0.5", "--out", str(out)]) == 0
+    snaps = ase.io.read(out, ":")
+    assert len(snaps) == 6
+    assert [s.info[keys.TEMPERATURE] for s in snaps] == [100.0] * 3 + [300.0] * 3
+    assert snaps[0].info[keys.SEED] == 2
+    assert snaps[0].info[keys.IMAGINARY_POLICY] == "floor:0.5"
+    assert "rms |u|" in capsys.readouterr().out
+
+
+def test_random_method_amplitude(tmp_path) -> None:
+    out = tmp_path / "random.extxyz"
+    argv = ["sample", "Ag3SBr", "-T", "0", "-n", "5", "--method", "random"]
+    assert main([*argv, "--amplitude", "0.1", "--out", str(out)]) == 0
+    snaps = ase.io.read(out, ":")
+    reference = snaps[0].copy()
+    u = np.array([s.positions for s in snaps])
+    assert np.ptp(u - u.mean(axis=0), axis=0).max() <= 0.2 + 1e-9
+    assert reference.info[keys.AMPLITUDE] == 0.1
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--imaginary", "error"], "imaginary"),
+        (["--imaginary", "floor:abc"], "floor needs a frequency"),
+    ],
+)
+def test_errors_are_one_line(tmp_path, capsys, extra, message) -> None:
+    out = str(tmp_path / "x.xyz")
+    argv = ["sample", "Ag3SBr", "-T", "300", "-n", "2", "--out", out]
+    assert main([*argv, *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err

@@ -1,0 +1,31 @@
+"""Guards on the public API."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+import ase_phonongnn
+
+SUBPACKAGES = ["sample", "label"]
+
+
+def test_import_does_not_import_torch() -> None:
+    code = "import sys, ase_phonongnn; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+@pytest.mark.parametrize("name", ase_phonongnn.__all__)
+def test_top_level_names_import(name: str) -> None:
+    assert getattr(ase_phonongnn, name) is not None
+
+
+@pytest.mark.parametrize("sub", SUBPACKAGES)
+def test_subpackage_all_names_import(sub: str) -> None:
+    module = importlib.import_module(f"ase_phonongnn.{sub}")
+    for name in module.__all__:
+        assert getattr(module, name) is not None
