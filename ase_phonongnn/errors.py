@@ -26,7 +26,14 @@ class SamplingError(PhononGNNError):
 
 
 class ConvergenceError(PhononGNNError):
-    """An iterative procedure did not converge within its iteration limit."""
+    """An iterative procedure did not converge within its iteration limit.
+
+    ``result`` holds what the procedure had when it stopped, if anything.
+    """
+
+    def __init__(self, message: str, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class LabelError(PhononGNNError):

@@ -1,0 +1,109 @@
+"""Self-consistent renormalisation: fixed point and failure report."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+from ase.calculators.qmmm import ForceConstantCalculator
+from phonopy import Phonopy
+
+from ase_phonongnn.errors import ConvergenceError
+from ase_phonongnn.sample import PhononSampler
+from ase_phonongnn.sample.renormalise import (
+    RenormalisationConfig,
+    _copy_phonon,
+    renormalise,
+)
+
+
+def harmonic_factory(sampler: PhononSampler) -> functools.partial:
+    """Forces -Φ u of fixed force constants (ASE's ForceConstantCalculator)."""
+    n = len(sampler.supercell)
+    matrix = sampler.force_constants.transpose(0, 2, 1, 3).reshape(3 * n, 3 * n)
+    return functools.partial(
+        ForceConstantCalculator, matrix, sampler.supercell, np.zeros((n, 3))
+    )
+
+
+def test_harmonic_potential_is_a_fixed_point(
+    cu3au_phonon: Phonopy, cu3au_sampler: PhononSampler, tmp_path
+) -> None:
+    factory = harmonic_factory(cu3au_sampler)
+    config = RenormalisationConfig(
+        temperature=300.0, n_snapshots=8, mixing=1.0, tolerance_thz=1e-6
+    )
+    result = renormalise(
+        cu3au_phonon, factory, config, checkpoint_dir=tmp_path, progress=False
+    )
+    assert result.converged and len(result.history) == 1
+    fc = PhononSampler.from_phonopy(result.phonon).force_constants
+    np.testing.assert_allclose(
+        fc, cu3au_sampler.force_constants, atol=1e-8 * np.abs(fc).max()
+    )
+    # Start away from the answer: the harmonic forces bring it back at once.
+    start = _copy_phonon(cu3au_phonon, 0.7 * cu3au_sampler.force_constants)
+    result = renormalise(start, factory, config, progress=False)
+    frequencies = PhononSampler.from_phonopy(result.phonon).modes.frequencies
+    np.testing.assert_allclose(frequencies, cu3au_sampler.modes.frequencies, atol=1e-6)
+    assert len(result.history) == 2  # the fit, then a confirming iteration
+
+
+def test_no_convergence_is_reported(
+    cu3au_phonon: Phonopy, cu3au_sampler: PhononSampler
+) -> None:
+    start = _copy_phonon(cu3au_phonon, 0.5 * cu3au_sampler.force_constants)
+    config = RenormalisationConfig(
+        temperature=300.0,
+        n_snapshots=4,
+        mixing=0.2,
+        max_iterations=2,
+        tolerance_thz=1e-3,
+    )
+    with pytest.raises(ConvergenceError, match="no convergence in 2 iterations") as err:
+        renormalise(start, harmonic_factory(cu3au_sampler), config, progress=False)
+    assert len(err.value.result.history) == 2
+    assert "iteration 1:" in str(err.value)
+
+
+def test_resume_from_checkpoint(cu3au_phonon, cu3au_sampler, tmp_path) -> None:
+    start = _copy_phonon(cu3au_phonon, 0.5 * cu3au_sampler.force_constants)
+    factory = harmonic_factory(cu3au_sampler)
+    short = RenormalisationConfig(
+        temperature=300.0,
+        n_snapshots=4,
+        mixing=0.5,
+        max_iterations=2,
+        tolerance_thz=1e-3,
+    )
+    with pytest.raises(ConvergenceError):
+        renormalise(start, factory, short, checkpoint_dir=tmp_path, progress=False)
+    # Raising the iteration limit continues from the two saved iterations.
+    longer = RenormalisationConfig(**{**short.to_dict(), "max_iterations": 30})
+    result = renormalise(
+        start, factory, longer, checkpoint_dir=tmp_path, progress=False
+    )
+    assert result.converged and result.history[2]["iteration"] == 2
+    np.testing.assert_allclose(
+        PhononSampler.from_phonopy(result.phonon).modes.frequencies,
+        cu3au_sampler.modes.frequencies,
+        atol=2e-3,
+    )
+    other = RenormalisationConfig(**{**short.to_dict(), "mixing": 0.3})
+    with pytest.raises(ValueError, match="other settings"):
+        renormalise(start, factory, other, checkpoint_dir=tmp_path, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"temperature": 0.0}, "temperature must be positive"),
+        ({"temperature": 300.0, "n_snapshots": 3}, "even"),
+        ({"temperature": 300.0, "mixing": 0.0}, "mixing"),
+        ({"temperature": 300.0, "imaginary": "nope"}, "imaginary policy"),
+    ],
+)
+def test_bad_settings(options: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        RenormalisationConfig(**options)
