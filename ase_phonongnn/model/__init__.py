@@ -1,1 +1,64 @@
-"""model stage of ase_phonongnn."""
+"""Graph neural network models: the paper's GraphConv family and our potential.
+
+Every model is a :class:`GraphModel` built from a :class:`ModelConfig` by key
+through the closed registry :data:`MODELS`:
+
+- ``paper-1`` ... ``paper-6``: :class:`PaperGraphConv`, the GraphConv models
+  of Benítez et al. (2026), per-structure targets only;
+- ``ours``: :class:`PotentialGNN`, a smooth invariant message-passing
+  potential: extensive energy with conservative forces and stress, and
+  intensive heads for band gap, VBM and hydrostatic stress.
+
+The call contract shared by all::
+
+    out = model(batch, compute_forces=False, compute_stress=False)
+
+``batch`` is a graph from :func:`ase_phonongnn.graph.build_graph` (with the
+model's ``cutoff``) or a PyG batch of them; ``out`` maps
+:mod:`ase_phonongnn.keys` names to tensors in physical units: each target
+(B,), and for potentials ``energy`` (B,) eV, ``forces`` (n, 3) eV/Å and
+``stress`` (B, 6) eV/Å³ on request.
+
+Models are saved as one safetensors file (:func:`save_model`) and loaded by
+:func:`load_model`, which refuses anything but weights.
+"""
+
+from __future__ import annotations
+
+from ase_phonongnn.model._base import GraphModel
+from ase_phonongnn.model._config import MODEL_KEYS, ModelConfig
+from ase_phonongnn.model._io import (
+    FORMAT,
+    FORMAT_VERSION,
+    load_model,
+    model_metadata,
+    read_model_metadata,
+    save_model,
+)
+from ase_phonongnn.model._ours import BesselBasis, PolynomialEnvelope, PotentialGNN
+from ase_phonongnn.model._paper import (
+    PAPER_ARCHITECTURES,
+    PaperArchitecture,
+    PaperGraphConv,
+)
+from ase_phonongnn.model._registry import MODELS, build_model
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "MODELS",
+    "MODEL_KEYS",
+    "PAPER_ARCHITECTURES",
+    "BesselBasis",
+    "GraphModel",
+    "ModelConfig",
+    "PaperArchitecture",
+    "PaperGraphConv",
+    "PolynomialEnvelope",
+    "PotentialGNN",
+    "build_model",
+    "load_model",
+    "model_metadata",
+    "read_model_metadata",
+    "save_model",
+]

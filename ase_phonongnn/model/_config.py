@@ -1,0 +1,159 @@
+"""ModelConfig: the hyperparameters that fully define an untrained model."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ase.data import chemical_symbols
+
+from ase_phonongnn import keys
+
+#: Keys of the closed model registry, in display order.
+MODEL_KEYS: Final = (
+    "ours",
+    "paper-1",
+    "paper-2",
+    "paper-3",
+    "paper-4",
+    "paper-5",
+    "paper-6",
+)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Hyperparameters of a model; saved with it and enough to rebuild it.
+
+    Parameters
+    ----------
+    model
+        Registry key: ``"ours"`` (:class:`~ase_phonongnn.model.PotentialGNN`)
+        or ``"paper-1"`` ... ``"paper-6"``
+        (:class:`~ase_phonongnn.model.PaperGraphConv`).
+    targets
+        Per-structure targets predicted, from :data:`ase_phonongnn.keys.TARGETS`.
+    species
+        Atomic numbers the model knows, sorted; empty means "not yet known"
+        (training fills it from the data). A model cannot be built without it.
+    cutoff
+        Graph radius in Å.
+    hidden_channels
+        Width of the node features in message passing.
+    dropout
+        Dropout probability before the readout layers, in [0, 1).
+    n_interactions
+        ``ours`` only: number of message-passing blocks.
+    n_radial
+        ``ours`` only: number of Bessel radial basis functions.
+    envelope_exponent
+        ``ours`` only: exponent p of the polynomial cutoff envelope (smooth
+        to order p - 1 at the cutoff).
+    """
+
+    model: str = "ours"
+    targets: tuple[str, ...] = (keys.ENERGY_PER_ATOM,)
+    species: tuple[int, ...] = ()
+    cutoff: float = 5.5
+    hidden_channels: int = 64
+    dropout: float = 0.0
+    n_interactions: int = 3
+    n_radial: int = 8
+    envelope_exponent: int = 6
+
+    def __post_init__(self) -> None:
+        if self.model not in MODEL_KEYS:
+            raise ValueError(
+                f"model must be one of {', '.join(MODEL_KEYS)} (got {self.model!r})"
+            )
+        targets = _as_tuple(self.targets, "targets")
+        if not targets:
+            raise ValueError(
+                "targets is empty; give at least one of " + ", ".join(keys.TARGETS)
+            )
+        unknown = [t for t in targets if t not in keys.TARGETS]
+        if unknown:
+            raise ValueError(
+                f"unknown target(s) {', '.join(map(repr, unknown))} in targets; "
+                f"valid: {', '.join(keys.TARGETS)}"
+            )
+        if len(set(targets)) != len(targets):
+            raise ValueError(f"targets has duplicates (got {list(targets)})")
+        object.__setattr__(self, "targets", tuple(str(t) for t in targets))
+        species = _as_tuple(self.species, "species")
+        numbers = []
+        for z in species:
+            if isinstance(z, str) and z in chemical_symbols[1:]:
+                z = chemical_symbols.index(z)
+            if isinstance(z, bool) or not isinstance(z, int) or not 0 < z < 119:
+                raise ValueError(
+                    f"species must hold atomic numbers 1-118 or symbols (got {z!r})"
+                )
+            numbers.append(int(z))
+        object.__setattr__(self, "species", tuple(sorted(set(numbers))))
+        _positive_float(self.cutoff, "cutoff", unit=" Å")
+        _positive_int(self.hidden_channels, "hidden_channels")
+        _positive_int(self.n_interactions, "n_interactions")
+        _positive_int(self.n_radial, "n_radial")
+        _positive_int(self.envelope_exponent, "envelope_exponent")
+        dropout = float(self.dropout)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1) (got {self.dropout})")
+        object.__setattr__(self, "dropout", dropout)
+        object.__setattr__(self, "cutoff", float(self.cutoff))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (tuples become lists)."""
+        return {
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+            for f in dataclasses.fields(self)
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
+        """Build from a dict; unknown keys are refused with the valid ones."""
+        return _from_dict(cls, data)
+
+    def replace(self, **changes: Any) -> ModelConfig:
+        """Return a copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _from_dict(cls: Any, data: Mapping[str, Any]) -> Any:
+    if not isinstance(data, Mapping):
+        raise TypeError(f"{cls.__name__} needs a mapping (got {type(data).__name__})")
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ValueError(
+            f"unknown {cls.__name__} key(s) {', '.join(unknown)}; "
+            f"valid: {', '.join(names)}"
+        )
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return cls(**values)
+
+
+def _as_tuple(value: Any, name: str) -> tuple[Any, ...]:
+    if isinstance(value, str):
+        return (value,)
+    try:
+        return tuple(value)
+    except TypeError:
+        raise TypeError(
+            f"{name} must be a sequence (got {type(value).__name__})"
+        ) from None
+
+
+def _positive_int(value: Any, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer (got {value!r})")
+
+
+def _positive_float(value: Any, name: str, unit: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number{unit} (got {value!r})")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be positive and finite{unit} (got {value!r})")
