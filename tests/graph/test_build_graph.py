@@ -18,13 +18,21 @@ from ase_phonongnn.graph import FEATURE_NAMES, build_graph, edge_vectors
 
 def ag3sbr(repeat=(2, 2, 2), rattle=0.1, seed=0) -> Atoms:
     a = 4.793
-    atoms = Atoms(
-        "BrSAg3",
-        scaled_positions=[(0, 0, 0), (0.5, 0.5, 0.5), (0.5, 0.5, 0), (0.5, 0, 0.5),
-                          (0, 0.5, 0.5)],
-        cell=[a, a, a],
-        pbc=True,
-    ) * repeat
+    atoms = (
+        Atoms(
+            "BrSAg3",
+            scaled_positions=[
+                (0, 0, 0),
+                (0.5, 0.5, 0.5),
+                (0.5, 0.5, 0),
+                (0.5, 0, 0.5),
+                (0, 0.5, 0.5),
+            ],
+            cell=[a, a, a],
+            pbc=True,
+        )
+        * repeat
+    )
     atoms.rattle(rattle, seed=seed)
     return atoms
 
@@ -32,16 +40,22 @@ def ag3sbr(repeat=(2, 2, 2), rattle=0.1, seed=0) -> Atoms:
 def skewed_small_cell() -> Atoms:
     """Triclinic 2-atom cell, every cell height far below the 5.5 Å cutoff."""
     cell = [[2.9, 0.0, 0.0], [1.3, 2.7, 0.0], [-0.8, 1.1, 3.1]]
-    return Atoms("CuAg", scaled_positions=[(0.1, 0.2, 0.05), (0.6, 0.45, 0.7)],
-                 cell=cell, pbc=True)
+    return Atoms(
+        "CuAg",
+        scaled_positions=[(0.1, 0.2, 0.05), (0.6, 0.45, 0.7)],
+        cell=cell,
+        pbc=True,
+    )
 
 
 def brute_force_edges(atoms: Atoms, cutoff: float) -> Counter:
     """All (i, j, shift) with |r_j - r_i + S C| < cutoff, by enumeration."""
     cell = atoms.cell.array
     volume = abs(np.linalg.det(cell))
-    heights = [volume / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3]))
-               for k in range(3)]
+    heights = [
+        volume / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3]))
+        for k in range(3)
+    ]
     # positions are within a cell of each other after wrapping; one extra image
     # on each side covers any position inside [0, 1) fractional.
     reach = [math.ceil(cutoff / h) + 1 for h in heights]
@@ -170,9 +184,7 @@ def test_batched_collation_keeps_edges_per_structure():
     assert batch.num_edges == sum(g.num_edges for g in graphs)
     _, lengths = edge_vectors(batch)
     torch.testing.assert_close(lengths, batch.edge_weight)
-    torch.testing.assert_close(
-        lengths, torch.cat([edge_vectors(g)[1] for g in graphs])
-    )
+    torch.testing.assert_close(lengths, torch.cat([edge_vectors(g)[1] for g in graphs]))
 
 
 def test_cost_is_linear_in_the_number_of_atoms():
