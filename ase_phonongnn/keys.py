@@ -63,3 +63,30 @@ SAMPLING_KEYS: Final = (
     PHONOPY_VERSION,
     PACKAGE_VERSION,
 )
+
+# Labelling records in the store ---------------------------------------------
+CONTENT_HASH: Final = "content_hash"  # sha256 hex of numbers, positions, cell, pbc
+LABEL_STATUS: Final = "label_status"  # one of STATUSES
+LABEL_MESSAGE: Final = "label_message"  # why a labelling failed
+LABELLER: Final = "labeller"  # name of the labelling calculator
+LABEL_PROVENANCE: Final = "label_provenance"  # dict: parameters, retry rung, versions
+
+PENDING: Final = "pending"
+DONE: Final = "done"
+FAILED: Final = "failed"
+#: Labelling status of a snapshot in a store.
+STATUSES: Final = (PENDING, DONE, FAILED)
+
+#: Per-structure scalar labels kept by the store, in a fixed order.
+SCALAR_LABELS: Final = (ENERGY, ENERGY_PER_ATOM, BAND_GAP, VBM, HYDROSTATIC_STRESS)
+#: Keys the store writes into ``atoms.info`` itself (never taken from the input).
+RECORD_KEYS: Final = (
+    *SCALAR_LABELS,
+    FREE_ENERGY,
+    STRESS,
+    CONTENT_HASH,
+    LABEL_STATUS,
+    LABEL_MESSAGE,
+    LABELLER,
+    LABEL_PROVENANCE,
+)
