@@ -2,6 +2,26 @@
 
 from __future__ import annotations
 
+from ase_phonongnn.label.calculators import CALCULATORS, resolve_calculator
+from ase_phonongnn.label.labels import band_edges, compute_labels, eigenvalue_band_edges
+from ase_phonongnn.label.run import (
+    LabelOutcome,
+    LabelSummary,
+    label_one,
+    label_snapshots,
+)
 from ase_phonongnn.label.xtb import GFN2xTB, closed_shell_edges
 
-__all__ = ["GFN2xTB", "closed_shell_edges"]
+__all__ = [
+    "CALCULATORS",
+    "GFN2xTB",
+    "LabelOutcome",
+    "LabelSummary",
+    "band_edges",
+    "closed_shell_edges",
+    "compute_labels",
+    "eigenvalue_band_edges",
+    "label_one",
+    "label_snapshots",
+    "resolve_calculator",
+]
