@@ -1,0 +1,120 @@
+"""``phonongnn label``: label snapshots into an HDF5 store, resumably."""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+from ase import Atoms
+
+from ase_phonongnn.label import CALCULATORS, label_snapshots
+from ase_phonongnn.store import SnapshotStore
+
+_STORE_SUFFIXES = (".h5", ".hdf5")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``phonongnn label``."""
+    parser.add_argument(
+        "input",
+        type=Path,
+        help="snapshots: .extxyz (or any ase.io format) or .h5 store",
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, help="store .h5 (created or resumed)"
+    )
+    parser.add_argument(
+        "--calculator",
+        default="gfn2-xtb",
+        help=f"{' | '.join(CALCULATORS)} | MODULE:FACTORY (default gfn2-xtb)",
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers", type=int, default=1, help="local worker processes (default 1)"
+    )
+    where.add_argument(
+        "--dask", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://10.0.0.1:8786"
+    )
+    parser.add_argument(
+        "--no-stress",
+        dest="include_stress",
+        action="store_false",
+        help="skip stress and hydrostatic stress (non-periodic structures)",
+    )
+    parser.add_argument(
+        "--retry-failed", action="store_true", help="label failed snapshots again"
+    )
+    parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=None,
+        help="most snapshots submitted at once (default: 4 per worker, at least 16)",
+    )
+    parser.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="no progress bar"
+    )
+
+
+def _read_input(path: Path) -> list[Atoms]:
+    if not path.exists():
+        raise FileNotFoundError(f"no input file {path}")
+    if path.suffix in _STORE_SUFFIXES:
+        with SnapshotStore.open(path) as store:
+            return store.read_atoms(status=None)
+    import ase.io
+
+    return list(ase.io.iread(path, index=":"))
+
+
+@contextmanager
+def _executor(args: argparse.Namespace) -> Iterator[tuple[Executor | None, int]]:
+    """Yield the executor the options ask for, and its number of workers."""
+    if args.dask:
+        try:
+            from dask.distributed import Client
+        except ImportError as err:
+            raise ImportError(
+                "--dask needs dask.distributed: pip install 'ase-phonongnn[dask]'"
+            ) from err
+        with Client(args.dask) as client:
+            yield client.get_executor(), sum(client.nthreads().values())
+        return
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1 (got {args.workers})")
+    if args.workers == 1:
+        yield None, 1
+        return
+    # spawn: forking a process whose OpenMP runtime (tblite) is running can hang
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(args.workers, mp_context=context) as executor:
+        yield executor, args.workers
+
+
+def run(args: argparse.Namespace) -> int:
+    """Label the snapshots and print the store's counts."""
+    in_place = (
+        args.input.exists()
+        and args.out.exists()
+        and os.path.samefile(args.input, args.out)
+    )
+    snapshots = None if in_place else _read_input(args.input)
+    with _executor(args) as (executor, n_workers):
+        summary = label_snapshots(
+            snapshots,
+            args.calculator,
+            args.out,
+            executor,
+            include_stress=args.include_stress,
+            retry_failed=args.retry_failed,
+            max_in_flight=args.max_in_flight or max(16, 4 * n_workers),
+            progress=args.progress,
+        )
+    if summary.unavailable_labels:
+        print(f"{args.calculator} cannot give: {', '.join(summary.unavailable_labels)}")
+    print(f"done {summary.done}, failed {summary.failed}, pending {summary.pending}")
+    return 0
