@@ -122,6 +122,13 @@ class StoreIndex:
     @classmethod
     def from_file(cls, file: h5py.File, path: str) -> StoreIndex:
         """Read the committed rows of an open store and check their consistency."""
+        try:
+            return cls._from_file(file, path)
+        except (OSError, KeyError) as err:
+            raise StoreError(f"{path} is a damaged or truncated store: {err}") from err
+
+    @classmethod
+    def _from_file(cls, file: h5py.File, path: str) -> StoreIndex:
         hashes = file[_schema.SNAPSHOT_MARKER][...]
         n = _committed(hashes, b"")
         statuses = file[_schema.RESULT_MARKER][...]
@@ -139,8 +146,8 @@ class StoreIndex:
         n_atoms = file["snapshots/n_atoms"][:n].astype(np.int32)
         atom_start = file["snapshots/atom_start"][:n]
         atom_end = int(atom_start[-1] + n_atoms[-1]) if n else 0
-        snapshot = file["results/snapshot"][:k]
-        forces_start = file["results/forces_start"][:k]
+        refs = file["results/refs"][:k]
+        snapshot, forces_start = refs[:, 0], refs[:, 1]
         if k and (snapshot.min() < 0 or snapshot.max() >= n):
             raise StoreError(
                 f"{path} is damaged: a result refers to a missing snapshot"
@@ -153,8 +160,8 @@ class StoreIndex:
         )
         text_end = max(
             _span_end(file["snapshots/info"][:n]),
-            _span_end(file["results/provenance"][:k]),
-            _span_end(file["results/message"][:k]),
+            _span_end(refs[:, 2:4]),
+            _span_end(refs[:, 4:6]),
         )
         if (
             atom_end > lengths["atoms/positions"]

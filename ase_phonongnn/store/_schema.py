@@ -19,12 +19,13 @@ Layout of format version 1::
         numbers   (N,)      int32
         positions (N, 3)    float64 Å
     /results/             one row per labelling attempt
-        snapshot  (k,)      int64   row of /snapshots
-        energy, energy_per_atom, band_gap, vbm, hydrostatic_stress  (k,) float64
-        stress    (k, 6)    float64 eV/Å³, Voigt order xx yy zz yz xz xy
-        forces_start (k,)   int64   first row in /result_atoms, −1 without forces
-        provenance (k, 2)   int64   [start, length] of the JSON provenance in /text
-        message   (k, 2)    int64   [start, length] of the failure message in /text
+        labels    (k, 11)   float64 energy, energy_per_atom, band_gap, vbm,
+                                    hydrostatic_stress, stress (Voigt xx yy zz
+                                    yz xz xy); attribute ``columns`` names them
+        refs      (k, 6)    int64   snapshot row, first row in /result_atoms
+                                    (−1 without forces), [start, length] of the
+                                    JSON provenance and of the failure message
+                                    in /text; attribute ``columns``
         status    (k,)      int8    1 done, 2 failed; written last (commit marker)
     /result_atoms/
         forces    (M, 3)    float64 eV/Å
@@ -64,8 +65,20 @@ LIBVER: Final = ("v110", "latest")
 #: Status codes of /results/status (0 is the fill value: not written).
 STATUS_CODES: Final = {keys.DONE: 1, keys.FAILED: 2}
 
-#: Scalar label columns of /results, in the order of :data:`keys.SCALAR_LABELS`.
-SCALAR_COLUMNS: Final = tuple(f"results/{key}" for key in keys.SCALAR_LABELS)
+#: Columns of /results/labels: the scalar labels, then the stress components.
+LABEL_COLUMNS: Final = (
+    *keys.SCALAR_LABELS,
+    *(f"{keys.STRESS}_{c}" for c in ("xx", "yy", "zz", "yz", "xz", "xy")),
+)
+#: Columns of /results/refs.
+REF_COLUMNS: Final = (
+    "snapshot",
+    "forces_start",
+    "provenance_start",
+    "provenance_length",
+    "message_start",
+    "message_length",
+)
 
 #: Migration steps: ``MIGRATIONS[v](file)`` turns format v into v + 1 in place.
 MIGRATIONS: dict[int, Callable[[h5py.File], None]] = {}
@@ -108,12 +121,8 @@ COLUMNS: Final = (
     Column("snapshots/hash", (), "S64", b"", 512),
     Column("atoms/numbers", (), "int32", 0, 4096),
     Column("atoms/positions", (3,), "float64", _NAN, 2048),
-    Column("results/snapshot", (), "int64", -1, 512),
-    *(Column(path, (), "float64", _NAN, 512) for path in SCALAR_COLUMNS),
-    Column("results/stress", (6,), "float64", _NAN, 512),
-    Column("results/forces_start", (), "int64", -1, 512),
-    Column("results/provenance", (2,), "int64", 0, 512),
-    Column("results/message", (2,), "int64", 0, 512),
+    Column("results/labels", (len(LABEL_COLUMNS),), "float64", _NAN, 512),
+    Column("results/refs", (len(REF_COLUMNS),), "int64", -1, 512),
     Column("results/status", (), "int8", 0, 512),
     Column("result_atoms/forces", (3,), "float64", _NAN, 2048),
     Column("text/bytes", (), "uint8", 0, 16384),
@@ -143,6 +152,8 @@ def create_layout(file: h5py.File) -> None:
             shuffle=True,
             fillvalue=column.fill,
         )
+    file["results/labels"].attrs["columns"] = json.dumps(LABEL_COLUMNS)
+    file["results/refs"].attrs["columns"] = json.dumps(REF_COLUMNS)
 
 
 def check_format(file: h5py.File, path: str) -> int:

@@ -32,7 +32,10 @@ def _write_rows(file: h5py.File, path: str, start: int, values: NDArray[Any]) ->
     dataset = file[path]
     stop = start + len(values)
     if dataset.shape[0] < stop:
-        dataset.resize(stop, axis=0)
+        # Grow a chunk at a time: resizing is the costly part of a small write.
+        # Rows past the committed ones hold the fill value and are ignored.
+        chunk = dataset.chunks[0]
+        dataset.resize(-(-stop // chunk) * chunk, axis=0)
     if len(values):
         dataset[start:stop] = values
 
@@ -262,12 +265,17 @@ class SnapshotStore:
         """Return the open file and an index including what a writer committed."""
         file = self._open()
         if self._mode == "r" and file.swmr_mode:
-            markers = (file[_schema.SNAPSHOT_MARKER], file[_schema.RESULT_MARKER])
-            before = [dataset.shape[0] for dataset in markers]
             for column in _schema.COLUMNS:
                 file[column.path].refresh()
-            if [dataset.shape[0] for dataset in markers] != before:
-                self._index = StoreIndex.from_file(file, str(self._path))
+            # A writer commits row n by writing the marker column's row n.
+            for marker, n, fill in (
+                (_schema.SNAPSHOT_MARKER, self._index.n_snapshots, b""),
+                (_schema.RESULT_MARKER, self._index.n_results, 0),
+            ):
+                dataset = file[marker]
+                if dataset.shape[0] > n and dataset[n] != fill:
+                    self._index = StoreIndex.from_file(file, str(self._path))
+                    break
         return file, self._index
 
     def __len__(self) -> int:
@@ -357,10 +365,14 @@ class SnapshotStore:
         r_lo = 0
         if (latest >= 0).any():
             r_lo, r_hi = int(latest[latest >= 0].min()), int(latest.max()) + 1
-            for column in _schema.COLUMNS:
-                group, name = column.path.split("/")
-                if group == "results":
-                    result[name] = file[column.path][r_lo:r_hi]
+            refs = file["results/refs"][r_lo:r_hi]
+            result = {
+                "labels": file["results/labels"][r_lo:r_hi],
+                "status": file[_schema.RESULT_MARKER][r_lo:r_hi],
+                "forces_start": refs[:, 1],
+                "provenance": refs[:, 2:4],
+                "message": refs[:, 4:6],
+            }
         spans = [snap["info"]]
         if result:
             spans += [result["provenance"], result["message"]]
@@ -427,11 +439,11 @@ class SnapshotStore:
         if status == keys.FAILED:
             atoms.info[keys.LABEL_MESSAGE] = _text(text, text_lo, result["message"][r])
             return
-        for key in keys.SCALAR_LABELS:
-            value = float(result[key][r])
-            if np.isfinite(value):
-                atoms.info[key] = value
-        stress = result["stress"][r]
+        labels = result["labels"][r]
+        for column, key in enumerate(keys.SCALAR_LABELS):
+            if np.isfinite(labels[column]):
+                atoms.info[key] = float(labels[column])
+        stress = labels[len(keys.SCALAR_LABELS) :]
         if np.isfinite(stress).all():
             atoms.info[keys.STRESS] = np.array(stress, dtype=float)
         start = int(result["forces_start"][r])
@@ -589,7 +601,7 @@ class SnapshotStore:
                 f"snapshot {row} out of range for a store of {index.n_snapshots}"
             )
         n_atoms = int(index.n_atoms[row])
-        forces_start = -1
+        forces = None
         if labels.get(keys.FORCES) is not None:
             forces = np.asarray(labels[keys.FORCES], dtype=float)
             if forces.shape != (n_atoms, 3):
@@ -597,8 +609,6 @@ class SnapshotStore:
                     f"forces of snapshot {row} must have shape ({n_atoms}, 3) "
                     f"(got {forces.shape})"
                 )
-            forces_start = index.force_end
-            _write_rows(file, "result_atoms/forces", forces_start, forces)
         stress = np.full(6, np.nan)
         if labels.get(keys.STRESS) is not None:
             stress = np.asarray(labels[keys.STRESS], dtype=float)
@@ -607,6 +617,10 @@ class SnapshotStore:
                     "stress must be a Voigt 6-vector in eV/Å^3 "
                     f"(got shape {stress.shape})"
                 )
+        forces_start = -1
+        if forces is not None:
+            forces_start = index.force_end
+            _write_rows(file, "result_atoms/forces", forces_start, forces)
         provenance_blob, message_blob = dumps(provenance), message.encode()
         text_start = index.text_end
         _write_rows(
@@ -616,29 +630,20 @@ class SnapshotStore:
             np.frombuffer(provenance_blob + message_blob, np.uint8),
         )
         r = index.n_results
-        _write_rows(file, "results/snapshot", r, np.array([row]))
-        for key in keys.SCALAR_LABELS:
-            value = labels.get(key)
-            _write_rows(
-                file,
-                f"results/{key}",
-                r,
-                np.array([np.nan if value is None else value]),
-            )
-        _write_rows(file, "results/stress", r, stress[None])
-        _write_rows(file, "results/forces_start", r, np.array([forces_start]))
-        _write_rows(
-            file,
-            "results/provenance",
-            r,
-            np.array([[text_start, len(provenance_blob)]]),
+        values = [labels.get(key) for key in keys.SCALAR_LABELS]
+        row_labels = np.concatenate(
+            [[np.nan if value is None else float(value) for value in values], stress]
         )
-        _write_rows(
-            file,
-            "results/message",
-            r,
-            np.array([[text_start + len(provenance_blob), len(message_blob)]]),
-        )
+        _write_rows(file, "results/labels", r, row_labels[None])
+        refs = [
+            row,
+            forces_start,
+            text_start,
+            len(provenance_blob),
+            text_start + len(provenance_blob),
+            len(message_blob),
+        ]
+        _write_rows(file, "results/refs", r, np.array([refs], dtype=np.int64))
         file.flush()
         code = _schema.STATUS_CODES[status]
         _write_rows(file, _schema.RESULT_MARKER, r, np.array([code], dtype=np.int8))
