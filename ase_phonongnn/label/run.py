@@ -102,7 +102,9 @@ def _versions(calculator: Any) -> dict[str, str]:
         "numpy": np.__version__,
         "ase_phonongnn": __version__,
     }
-    for module in {"ase", type(calculator).__module__.split(".")[0]}:
+    # distributions a calculator declares it runs on (GFN2xTB: tblite)
+    declared = getattr(calculator, "dependencies", ())
+    for module in {"ase", type(calculator).__module__.split(".")[0], *declared}:
         try:
             versions[module] = importlib.metadata.version(module)
         except importlib.metadata.PackageNotFoundError:

@@ -62,6 +62,8 @@ class GFN2xTB(Calculator):
         keys.BAND_GAP,
         keys.VBM,
     ]
+    #: Distributions whose versions are recorded with every label.
+    dependencies: ClassVar[tuple[str, ...]] = ("tblite",)
     default_parameters: ClassVar[dict[str, Any]] = {  # type: ignore[misc]
         "electronic_temperature": 300.0,
         "accuracy": 1.0,
