@@ -1,0 +1,99 @@
+"""phonongnn label and phonongnn export."""
+
+from __future__ import annotations
+
+import ase.db
+import ase.io
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.cluster import Octahedron
+
+from ase_phonongnn import keys
+from ase_phonongnn.cli.main import main
+from ase_phonongnn.store import SnapshotStore
+
+
+def _snapshots(n=4):
+    rng = np.random.default_rng(0)
+    snapshots = []
+    for i in range(n):
+        atoms = bulk("Cu", cubic=True).repeat(2)
+        atoms.positions += rng.normal(0.0, 0.05, atoms.positions.shape)
+        atoms.info.update(temperature=300.0, seed=0, snapshot_index=i)
+        snapshots.append(atoms)
+    return snapshots
+
+
+@pytest.fixture
+def extxyz(tmp_path):
+    path = tmp_path / "snapshots.extxyz"
+    ase.io.write(path, _snapshots())
+    return path
+
+
+def _label(*args):
+    return main(["label", *map(str, args), "--calculator", "emt", "--no-progress"])
+
+
+def test_label_resumes_and_reports(tmp_path, extxyz, capsys):
+    store = tmp_path / "labels.h5"
+    assert _label(extxyz, "--out", store) == 0
+    out = capsys.readouterr().out
+    assert "done 4, failed 0, pending 0" in out
+    assert "emt cannot give: band_gap, vbm" in out
+    assert _label(extxyz, "--out", store) == 0
+    assert "done 4, failed 0, pending 0" in capsys.readouterr().out
+    with SnapshotStore.open(store) as labelled:
+        assert len(labelled) == 4
+        assert labelled[2].info[keys.SNAPSHOT_INDEX] == 2
+
+
+def test_label_with_two_workers(tmp_path, extxyz, capsys):
+    assert _label(extxyz, "--out", tmp_path / "s.h5", "--workers", "2") == 0
+    assert "done 4, failed 0, pending 0" in capsys.readouterr().out
+
+
+def test_label_a_store_of_pending_snapshots(tmp_path, capsys):
+    path = tmp_path / "sampled.h5"
+    with SnapshotStore.create(path) as store:
+        store.add(_snapshots(3))
+    # into another store, then in place
+    assert _label(path, "--out", tmp_path / "labels.h5") == 0
+    assert "done 3, failed 0, pending 0" in capsys.readouterr().out
+    assert _label(path, "--out", path) == 0
+    assert "done 3, failed 0, pending 0" in capsys.readouterr().out
+
+
+def test_export_extxyz_and_db(tmp_path, extxyz, capsys):
+    store = tmp_path / "labels.h5"
+    _label(extxyz, "--out", store)
+    assert main(["export", str(store), "--out", str(tmp_path / "out.extxyz")]) == 0
+    assert "wrote 4 snapshots" in capsys.readouterr().out
+    frames = ase.io.read(tmp_path / "out.extxyz", index=":")
+    assert len(frames) == 4
+    assert frames[0].info[keys.LABELLER] == "emt"
+    assert keys.HYDROSTATIC_STRESS in frames[0].info
+    assert main(["export", str(store), "--out", str(tmp_path / "out.db")]) == 0
+    assert ase.db.connect(tmp_path / "out.db").count() == 4
+
+
+def test_errors_are_one_line_and_leave_data_alone(tmp_path, extxyz, capsys):
+    store = tmp_path / "labels.h5"
+    _label(extxyz, "--out", store)
+    before = store.read_bytes()
+    capsys.readouterr()
+    code = main(["label", str(extxyz), "--out", str(store), "--calculator", "dft9"])
+    assert code == 2
+    assert "unknown calculator 'dft9'" in capsys.readouterr().err
+    ase.io.write(tmp_path / "cluster.extxyz", Octahedron("Cu", 3))
+    assert _label(tmp_path / "cluster.extxyz", "--out", store) == 2
+    assert "--no-stress" in capsys.readouterr().err
+    assert store.read_bytes() == before
+    assert main(["export", str(store), "--out", str(tmp_path / "out.csv")]) == 2
+    assert "--out must end in" in capsys.readouterr().err
+    assert _label(tmp_path / "missing.extxyz", "--out", store) == 2
+    (tmp_path / "junk.h5").write_text("not hdf5")
+    assert _label(extxyz, "--out", tmp_path / "junk.h5") == 2
+    assert "not an HDF5 file" in capsys.readouterr().err
+    assert (tmp_path / "junk.h5").read_text() == "not hdf5"
