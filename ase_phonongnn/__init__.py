@@ -16,16 +16,20 @@ _LAZY = {
     "PhononSampler": "ase_phonongnn.sample",
     "thermal_amplitudes": "ase_phonongnn.sample",
     "to_phonopy_dataset": "ase_phonongnn.sample",
+    "label_snapshots": "ase_phonongnn.label",
+    "SnapshotStore": "ase_phonongnn.store",
 }
 
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:
+    from ase_phonongnn.label import label_snapshots  # noqa: F401
     from ase_phonongnn.sample import (  # noqa: F401
         PhononSampler,
         thermal_amplitudes,
         to_phonopy_dataset,
     )
+    from ase_phonongnn.store import SnapshotStore  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:
