@@ -21,8 +21,8 @@ from ase_phonongnn.sample.renormalise import RenormalisationConfig, renormalise
 material, temperature = sys.argv[1], float(sys.argv[2])
 workers = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 config = RenormalisationConfig(
-    temperature=temperature, n_snapshots=40, max_iterations=20, mixing=0.5,
-    tolerance_thz=0.15, imaginary="abs", seed=0,
+    temperature=temperature, n_snapshots=20, max_iterations=20, mixing=0.5,
+    tolerance_thz=0.15, imaginary="floor:1.0", seed=0,
 )
 checkpoint = Path(__file__).parent / f"{material}_{round(temperature)}K"
 with ProcessPoolExecutor(workers) as executor:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from ase import Atoms
 
 from ase_phonongnn.data import MATERIALS, force_constants_path
 from ase_phonongnn.sample import METHODS, PhononSampler
@@ -76,13 +77,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_snapshots(snapshots: list, path: Path) -> None:
+def write_snapshots(snapshots: list[Atoms], path: Path) -> None:
     """Write snapshots to extxyz (or another ase.io format) or a new store."""
     if path.suffix in (".h5", ".hdf5"):
         from ase_phonongnn.store import SnapshotStore
 
-        store = SnapshotStore.create(path)
-        store.add(snapshots)
+        with SnapshotStore.create(path) as store:
+            store.add(snapshots)
         return
     import ase.io
 

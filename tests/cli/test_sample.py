@@ -46,3 +46,15 @@ def test_errors_are_one_line(tmp_path, capsys, extra, message) -> None:
     assert main([*argv, *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+def test_sample_into_a_store_as_pending(tmp_path) -> None:
+    from ase_phonongnn.store import SnapshotStore
+
+    out = tmp_path / "snaps.h5"
+    argv = ["sample", "Ag3SBr", "-T", "200", "-n", "4", "--imaginary", "drop"]
+    assert main([*argv, "--seed", "1", "--out", str(out)]) == 0
+    with SnapshotStore.open(out) as store:
+        assert store.counts() == {"done": 0, "failed": 0, "pending": 4}
+        assert store[3].info[keys.TEMPERATURE] == 200.0
+        assert store[3].info[keys.SNAPSHOT_INDEX] == 3

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Sample and label the shipped Ag3SBr-family datasets with the project's CLI.
+#   bash runs/datasets.sh random-Ag3SBr     (eq. 2, a = 0.05 ... 0.40 Å)
+#   bash runs/datasets.sh phonon-Ag3SBr     (eq. 3 from the 300 K renormalised FC)
+# Re-running resumes: sampling is seeded, labelling skips what the store has.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=runs/datasets
+mkdir -p "$out"
+workers="${WORKERS:-2}"
+case "${1:?dataset name}" in
+  random-Ag3SBr)
+    inputs=()
+    seed=100
+    for a in 0.05 0.10 0.15 0.20 0.25 0.30 0.35 0.40; do
+      f="$out/random-Ag3SBr-a$a.extxyz"
+      [ -f "$f" ] || phonongnn sample Ag3SBr --method random --amplitude "$a" \
+        -T 0 -n 140 --seed "$seed" --out "$f"
+      inputs+=("$f")
+      seed=$((seed + 1))
+    done
+    ;;
+  phonon-Ag3SBr)
+    f="$out/phonon-Ag3SBr.extxyz"
+    [ -f "$f" ] || phonongnn sample ase_phonongnn/data/Ag3SBr_300K_params.yaml \
+      --method paper -T 100 200 300 400 500 600 -n 190 --imaginary abs \
+      --seed 200 --out "$f"
+    inputs=("$f")
+    ;;
+  *) echo "unknown dataset $1" >&2; exit 2 ;;
+esac
+for f in "${inputs[@]}"; do
+  phonongnn label "$f" --out "$out/$1.h5" --calculator gfn2-xtb --workers "$workers"
+done
