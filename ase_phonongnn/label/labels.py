@@ -157,12 +157,12 @@ def compute_labels(
     }
     unavailable = []
     try:
-        labels[keys.FORCES] = np.array(atoms.get_forces(), dtype=float)
+        labels[keys.FORCES] = np.asarray(atoms.get_forces(), dtype=np.float64)
     except NOT_PROVIDED:
         unavailable.append(keys.FORCES)
     if include_stress:
         try:
-            stress = np.array(atoms.get_stress(voigt=True), dtype=float)
+            stress = np.asarray(atoms.get_stress(voigt=True), dtype=np.float64)
         except NOT_PROVIDED:
             unavailable += [keys.STRESS, keys.HYDROSTATIC_STRESS]
         else:

@@ -345,7 +345,7 @@ def _label_into(
             _check_snapshots([atoms for _, atoms in work], include_stress)
         n_given = len(work)
     else:
-        structures = {}
+        structures: dict[int, Atoms] = {}
         for row, atoms in zip(store.add(given), given, strict=True):
             structures.setdefault(int(row), atoms)
         work = [

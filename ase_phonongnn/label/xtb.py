@@ -91,12 +91,16 @@ class GFN2xTB(Calculator):
         self.used_settings: dict[str, Any] = {}
 
     @property
-    def name(self) -> str:  # type: ignore[override]
+    def name(self) -> str:
         """Name under which labels record this calculator."""
         return "gfn2-xtb"
 
-    def todict(self) -> dict[str, Any]:
-        """Parameters that define the labels (recorded as provenance)."""
+    def todict(self, skip_default: bool = True) -> dict[str, Any]:
+        """Parameters that define the labels (recorded as provenance).
+
+        All parameters are returned, defaults included, whatever
+        ``skip_default`` (kept for ASE's signature) says.
+        """
         return {"method": "GFN2-xTB", **dict(self.parameters)}
 
     def calculate(
