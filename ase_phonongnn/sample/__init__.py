@@ -11,6 +11,13 @@ from ase_phonongnn.sample.plots import (
     draw_dispersions,
     plot_dispersions,
 )
+from ase_phonongnn.sample.renormalise_md import (
+    DynaPhoPyError,
+    MDRenormalisationResult,
+    md_supercell,
+    renormalise_from_trajectory,
+    symmetrise_force_constants,
+)
 from ase_phonongnn.sample.sampler import (
     PhononSampler,
     thermal_amplitudes,
@@ -22,15 +29,20 @@ __all__ = [
     "METHODS",
     "CommensurateModes",
     "DispersionBands",
+    "DynaPhoPyError",
     "ImaginaryPolicy",
+    "MDRenormalisationResult",
     "PhononSampler",
     "SamplingConfig",
     "compute_force_constants",
     "dispersion_bands",
     "draw_dispersions",
+    "md_supercell",
     "plot_dispersions",
+    "renormalise_from_trajectory",
     "save_phonopy",
     "special_displacement",
+    "symmetrise_force_constants",
     "thermal_amplitudes",
     "to_phonopy_dataset",
 ]
