@@ -1,7 +1,9 @@
 """``phonongnn renormalise``: effective force constants at a temperature.
 
 Two routes: ``scph`` (self-consistent loop with any ASE calculator) and
-``md`` (DynaPhoPy normal-mode decomposition of an MD trajectory).
+``md`` (DynaPhoPy normal-mode decomposition of an MD trajectory). Both write
+phonopy_params.yaml and a JSON record next to it; ``--plot`` draws the
+harmonic against the renormalised dispersions.
 """
 
 from __future__ import annotations
@@ -9,11 +11,18 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ase_phonongnn.data import MATERIALS, force_constants_path
 from ase_phonongnn.errors import ConvergenceError
 from ase_phonongnn.sample.force_constants import save_phonopy
 from ase_phonongnn.sample.renormalise import RenormalisationConfig, renormalise
+
+if TYPE_CHECKING:
+    from phonopy import Phonopy
+
+#: Options of the md route only (default None, so that a stray one is seen).
+_MD_ONLY = ("trajectory", "time_step", "index", "power_spectrum", "frequency_max")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,41 +31,106 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "phonopy_params",
         help=f"phonopy_params.yaml or a shipped material ({', '.join(MATERIALS)})",
     )
-    parser.add_argument("--temperature", "-T", type=float, required=True, help="K")
     parser.add_argument(
-        "--calculator", default="gfn2-xtb", help="gfn2-xtb | emt | MODULE:FACTORY"
+        "--route",
+        choices=("scph", "md"),
+        default="scph",
+        help="scph: self-consistent sampling with a calculator; md: DynaPhoPy "
+        "on an MD trajectory (default scph)",
     )
-    parser.add_argument("--n-snapshots", type=int, default=40)
-    parser.add_argument("--max-iterations", type=int, default=15)
-    parser.add_argument("--mixing", type=float, default=0.5)
-    parser.add_argument("--tolerance", type=float, default=0.1, help="THz")
-    parser.add_argument("--imaginary", default="abs")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument(
-        "--checkpoint",
-        type=Path,
+        "--temperature",
+        "-T",
+        type=float,
         default=None,
-        help="directory for per-iteration checkpoints (resumed)",
+        help="K; required for scph, recorded for md (default: the kinetic "
+        "temperature of the trajectory)",
     )
     parser.add_argument(
         "--out",
         type=Path,
         required=True,
-        help="phonopy_params.yaml to write; the history goes "
-        "next to it as <stem>_history.json",
+        help="phonopy_params.yaml to write; the history (scph) or the "
+        "quasiparticle data (md) go next to it as <stem>_history.json or "
+        "<stem>_md.json",
+    )
+    parser.add_argument(
+        "--plot", type=Path, default=None, help="PNG of harmonic vs renormalised bands"
+    )
+    scph = parser.add_argument_group("scph route")
+    scph.add_argument(
+        "--calculator", default="gfn2-xtb", help="gfn2-xtb | emt | MODULE:FACTORY"
+    )
+    scph.add_argument("--n-snapshots", type=int, default=40)
+    scph.add_argument("--max-iterations", type=int, default=15)
+    scph.add_argument("--mixing", type=float, default=0.5)
+    scph.add_argument("--tolerance", type=float, default=0.1, help="THz")
+    scph.add_argument("--imaginary", default="abs")
+    scph.add_argument("--seed", type=int, default=0)
+    scph.add_argument("--workers", type=int, default=1)
+    scph.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="directory for per-iteration checkpoints (resumed)",
+    )
+    md = parser.add_argument_group("md route")
+    md.add_argument(
+        "--trajectory",
+        type=Path,
+        default=None,
+        help="MD trajectory that ase.io reads (extxyz, .traj, ...), constant cell",
+    )
+    md.add_argument(
+        "--time-step",
+        type=float,
+        default=None,
+        help="fs between stored frames (MD time step x write interval)",
+    )
+    md.add_argument(
+        "--index",
+        default=None,
+        help="frames to use, ase.io.read syntax (e.g. 200: skips 200 frames)",
+    )
+    md.add_argument(
+        "--power-spectrum", choices=("fft", "mem"), default=None, help="default fft"
+    )
+    md.add_argument(
+        "--frequency-max",
+        type=float,
+        default=None,
+        help="THz; default twice the highest harmonic frequency",
+    )
+    md.add_argument(
+        "--reorder",
+        action="store_true",
+        help="match the trajectory atoms to the supercell sites by position",
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the self-consistent loop and write the force constants."""
-    from ase_phonongnn.label.calculators import resolve_calculator
-
+    """Run the chosen route, write the force constants, record and plot."""
     source = (
         force_constants_path(args.phonopy_params)
         if args.phonopy_params in MATERIALS
         else Path(args.phonopy_params)
     )
+    if args.route == "md":
+        return _run_md(args, source)
+    stray = [f"--{name.replace('_', '-')}" for name in _MD_ONLY if getattr(args, name)]
+    if stray or args.reorder:
+        raise ValueError(
+            f"{', '.join(stray or ['--reorder'])} belong to the md route: add "
+            "--route md"
+        )
+    return _run_scph(args, source)
+
+
+def _run_scph(args: argparse.Namespace, source: Path) -> int:
+    from ase_phonongnn.label.calculators import resolve_calculator
+
+    if args.temperature is None:
+        raise ValueError("--temperature is required for --route scph (K)")
     config = RenormalisationConfig(
         temperature=args.temperature,
         n_snapshots=args.n_snapshots,
@@ -66,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         imaginary=args.imaginary,
         seed=args.seed,
     )
-    factory = resolve_calculator(args.calculator)
+    factory, calculator_name = resolve_calculator(args.calculator)
     executor = None
     if args.workers > 1:
         from concurrent.futures import ProcessPoolExecutor
@@ -82,14 +156,12 @@ def run(args: argparse.Namespace) -> int:
         if executor is not None:
             executor.shutdown()
     save_phonopy(result.phonon, args.out)
-    history = args.out.with_name(
-        args.out.name.replace("_params.yaml", "") + "_history.json"
-    )
+    history = _sidecar(args.out, "_history.json")
     history.write_text(
         json.dumps(
             {
                 "config": config.to_dict(),
-                "calculator": args.calculator,
+                "calculator": calculator_name,
                 "start": str(source.name),
                 "converged": result.converged,
                 "history": result.history,
@@ -97,4 +169,76 @@ def run(args: argparse.Namespace) -> int:
         )
     )
     print(f"wrote {args.out} and {history} (converged: {result.converged})")
+    _plot(args, source, result.phonon, config.temperature)
     return status
+
+
+def _run_md(args: argparse.Namespace, source: Path) -> int:
+    from ase_phonongnn.sample.renormalise_md import renormalise_from_trajectory
+
+    if args.trajectory is None:
+        raise ValueError("--trajectory is required for --route md")
+    if args.time_step is None:
+        raise ValueError(
+            "--time-step is required for --route md: the time between stored "
+            "frames in fs (MD time step x write interval)"
+        )
+    result = renormalise_from_trajectory(
+        source,
+        args.trajectory,
+        temperature=args.temperature,
+        time_step=args.time_step,
+        index=args.index or ":",
+        reorder=args.reorder,
+        power_spectrum=args.power_spectrum or "fft",
+        frequency_max=args.frequency_max,
+    )
+    save_phonopy(result.phonon, args.out)
+    record = _sidecar(args.out, "_md.json")
+    record.write_text(
+        json.dumps(
+            {
+                "route": "md",
+                "start": str(source.name),
+                "trajectory": str(args.trajectory),
+                "index": args.index or ":",
+                "power_spectrum": args.power_spectrum or "fft",
+                **result.to_dict(),
+            }
+        )
+    )
+    frequencies = result.phonon.run_qpoints(result.q_points).frequencies
+    temperature = (
+        f"{result.temperature:.1f} K" if result.temperature is not None else "T n/a"
+    )
+    print(
+        f"{result.n_frames} frames at {temperature}: largest shift "
+        f"{abs(result.frequency_shifts).max():.3f} THz, "
+        f"{int((frequencies < -1e-2).sum())} imaginary commensurate modes left"
+    )
+    print(f"wrote {args.out} and {record}")
+    _plot(args, source, result.phonon, result.temperature)
+    return 0
+
+
+def _sidecar(out: Path, suffix: str) -> Path:
+    return out.with_name(out.name.replace("_params.yaml", "") + suffix)
+
+
+def _plot(
+    args: argparse.Namespace,
+    source: Path,
+    renormalised: Phonopy,
+    temperature: float | None,
+) -> None:
+    if args.plot is None:
+        return
+    from ase_phonongnn.sample.plots import plot_dispersions
+
+    label = "renormalised" + (f" {temperature:.0f} K" if temperature else "")
+    plot_dispersions(
+        {"harmonic": source, label: renormalised},
+        args.plot,
+        title=f"{source.name} ({args.route})",
+    )
+    print(f"wrote {args.plot}")
