@@ -11,12 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ase_phonongnn.data import MATERIALS, force_constants_path
 from ase_phonongnn.errors import ConvergenceError
 from ase_phonongnn.sample.force_constants import save_phonopy
-from ase_phonongnn.sample.renormalise import RenormalisationConfig, renormalise
+from ase_phonongnn.sample.renormalise import (
+    RenormalisationConfig,
+    RenormalisationResult,
+    renormalise,
+)
 
 if TYPE_CHECKING:
     from phonopy import Phonopy
@@ -150,7 +154,7 @@ def _run_scph(args: argparse.Namespace, source: Path) -> int:
         result = renormalise(source, factory, config, executor, args.checkpoint)
         status = 0
     except ConvergenceError as err:
-        result, status = err.result, 1
+        result, status = cast(RenormalisationResult, err.result), 1
         print(str(err))
     finally:
         if executor is not None:

@@ -56,7 +56,7 @@ def repetitions(phonon: Phonopy, multiple: ArrayLike | None) -> NDArray[np.int64
         raise ValueError(
             f"multiple must be three positive integers (got {np.asarray(multiple)})"
         )
-    return np.rint(reps).astype(np.int64)
+    return np.asarray(np.rint(reps), dtype=np.int64)
 
 
 def md_repetitions(phonon: Phonopy, frame: Atoms) -> NDArray[np.int64]:
@@ -73,7 +73,7 @@ def md_repetitions(phonon: Phonopy, frame: Atoms) -> NDArray[np.int64]:
             "run the MD on md_supercell(phonon) at the volume of the force "
             "constants"
         )
-    return reps.astype(np.int64)
+    return np.asarray(reps, dtype=np.int64)
 
 
 def commensurate_points(phonon: Phonopy) -> NDArray[np.float64]:
@@ -169,7 +169,8 @@ def velocities(frames: list[Atoms], source: Source) -> NDArray[np.float64] | Non
         return None
     stored = None
     if all("momenta" in frame.arrays for frame in frames):
-        stored = np.array([frame.get_velocities() for frame in frames]) * units.fs
+        velocity = [frame.get_velocities() for frame in frames]  # type: ignore[no-untyped-call]
+        stored = np.array(velocity) * units.fs
         if not np.all(np.abs(stored).reshape(len(frames), -1).max(axis=1) > 0):
             stored = None
     if source == "velocities" and stored is None:

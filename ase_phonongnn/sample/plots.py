@@ -120,7 +120,10 @@ def dispersion_bands(
     frequencies = {}
     for label, phonon in loaded.items():
         phonon.run_band_structure(qpoints)
-        frequencies[label] = [np.asarray(f) for f in phonon.band_structure.frequencies]
+        structure = phonon.band_structure
+        if structure is None:  # pragma: no cover - run_band_structure sets it
+            raise RuntimeError("phonopy returned no band structure")
+        frequencies[label] = [np.asarray(f) for f in structure.frequencies]
     return DispersionBands(qpoints, distances, frequencies, ticks)
 
 
