@@ -36,6 +36,10 @@ class ConvergenceError(PhononGNNError):
         self.result = result
 
 
+class DynaPhoPyError(PhononGNNError):
+    """DynaPhoPy stopped, or its peak fits gave unusable frequencies."""
+
+
 class LabelError(PhononGNNError):
     """A labeller could not compute a label for a structure."""
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sample and label the shipped Ag3SBr-family datasets with the project's CLI.
-#   bash runs/datasets.sh random-Ag3SBr     (eq. 2, a = 0.05 ... 0.40 Å)
+#   bash runs/datasets.sh random-Ag3SBr     (eq. 2, a = 0.1 ... 0.8 Å as the paper)
 #   bash runs/datasets.sh phonon-Ag3SBr     (eq. 3 from the 300 K renormalised FC)
 # Re-running resumes: sampling is seeded, labelling skips what the store has.
 set -euo pipefail
@@ -10,15 +10,23 @@ mkdir -p "$out"
 workers="${WORKERS:-2}"
 case "${1:?dataset name}" in
   random-Ag3SBr)
-    inputs=()
+    parts=()
     seed=100
-    for a in 0.05 0.10 0.15 0.20 0.25 0.30 0.35 0.40; do
+    for a in 0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8; do
       f="$out/random-Ag3SBr-a$a.extxyz"
       [ -f "$f" ] || phonongnn sample Ag3SBr --method random --amplitude "$a" \
         -T 0 -n 140 --seed "$seed" --out "$f"
-      inputs+=("$f")
+      parts+=("$f")
       seed=$((seed + 1))
     done
+    # Interleave the amplitudes so that a partly labelled store covers them all.
+    f="$out/random-Ag3SBr.extxyz"
+    [ -f "$f" ] || python -c "
+import sys, ase.io
+parts = [ase.io.read(p, ':') for p in sys.argv[2:]]
+ase.io.write(sys.argv[1], [a for group in zip(*parts) for a in group])
+" "$f" "${parts[@]}"
+    inputs=("$f")
     ;;
   phonon-Ag3SBr)
     f="$out/phonon-Ag3SBr.extxyz"

@@ -20,16 +20,12 @@ from ase import Atoms
 from numpy.typing import NDArray
 from phonopy import Phonopy
 
-from ase_phonongnn.errors import PhononGNNError
+from ase_phonongnn.errors import DynaPhoPyError
 
 #: DynaPhoPy's numbers of the power-spectrum algorithms used here.
 POWER_SPECTRA: Final = {"fft": 2, "mem": 1}
 #: DynaPhoPy's numbers of the peak functions.
 PEAKS: Final = {"lorentzian": 0, "asymmetric-lorentzian": 1, "damped-oscillator": 2}
-
-
-class DynaPhoPyError(PhononGNNError):
-    """DynaPhoPy stopped, or its peak fits gave unusable frequencies."""
 
 
 @dataclass(frozen=True)
