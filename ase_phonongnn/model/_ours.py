@@ -21,11 +21,15 @@ _VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 
 
 class BesselBasis(torch.nn.Module):
-    r"""Radial Bessel functions :math:`\sqrt{2/r_c}\,\sin(n\pi r/r_c)/r`, n = 1..K.
+    r"""Radial Bessel functions :math:`b_n(r) = \sin(n\pi r/r_c) / (r/r_c)`, n = 1..K.
 
     The zero-angular-momentum solutions of a particle in a sphere of radius
     :math:`r_c` (Gasteiger et al., DimeNet, ICLR 2020): an orthogonal,
-    smooth basis of functions of the distance.
+    smooth basis of functions of the distance. We drop DimeNet's
+    :math:`\sqrt{2/r_c}/r_c` normalisation so that the features are
+    dimensionless and of order one: with it (values ~0.2) the first epochs
+    of training sat on a plateau where the predicted forces stayed near zero
+    (measured on EMT Cu snapshots: R² 0.3 against 0.99 after 25 epochs).
 
     Parameters
     ----------
@@ -44,7 +48,7 @@ class BesselBasis(torch.nn.Module):
     def forward(self, distances: Tensor) -> Tensor:
         """Return the basis (E, K) at the distances (E,) in Å."""
         r = distances.unsqueeze(-1)
-        return math.sqrt(2.0 / self.cutoff) * torch.sin(self.frequencies * r) / r
+        return self.cutoff * torch.sin(self.frequencies * r) / r
 
 
 class PolynomialEnvelope(torch.nn.Module):
@@ -65,11 +69,9 @@ class PolynomialEnvelope(torch.nn.Module):
         """Return u (E,) at the distances (E,) in Å."""
         p = self.p
         d = distances / self.cutoff
-        u = (
-            1.0
-            - 0.5 * (p + 1) * (p + 2) * d**p
-            + p * (p + 2) * d ** (p + 1)
-            - 0.5 * p * (p + 1) * d ** (p + 2)
+        # Horner form: one power instead of three (cheaper double backward).
+        u = 1.0 + d**p * (
+            -0.5 * (p + 1) * (p + 2) + d * (p * (p + 2) - 0.5 * p * (p + 1) * d)
         )
         return torch.where(d < 1.0, u, torch.zeros_like(u))
 
@@ -77,13 +79,17 @@ class PolynomialEnvelope(torch.nn.Module):
 class Interaction(torch.nn.Module):
     r"""One invariant continuous-filter convolution with a residual update.
 
-    .. math:: \mathbf{m}_i = \frac{1}{\bar n}\sum_{j} u(r_{ij})\,
+    .. math:: \mathbf{m}_i = \frac{1}{\sqrt{\bar n}}\sum_{j} u(r_{ij})\,
               \mathrm{MLP}_f\big(\mathbf{b}(r_{ij})\,u(r_{ij})\big) \odot
               W\mathbf{h}_j, \qquad
               \mathbf{h}_i \leftarrow \mathbf{h}_i + \mathrm{MLP}_u(\mathbf{m}_i)
 
     (SchNet's cfconv, Schütt et al., J. Chem. Phys. 148, 241722 (2018), with a
-    smooth envelope; :math:`\bar n` the mean number of neighbours.)
+    smooth envelope, :math:`\mathbf{b}` the Bessel basis; the filter is
+    multiplied by the envelope again, so it vanishes smoothly at the cutoff
+    whatever the biases of its MLP (whose last layer has none). The sum is divided
+    by :math:`\sqrt{\bar n}`, :math:`\bar n` the mean number of neighbours
+    in the training set, which keeps messages of order one.)
     """
 
     def __init__(self, width: int, n_radial: int) -> None:
@@ -91,7 +97,7 @@ class Interaction(torch.nn.Module):
         self.filter = torch.nn.Sequential(
             torch.nn.Linear(n_radial, width),
             torch.nn.SiLU(),
-            torch.nn.Linear(width, width),
+            torch.nn.Linear(width, width, bias=False),
         )
         self.project = torch.nn.Linear(width, width, bias=False)
         self.update = torch.nn.Sequential(
@@ -113,7 +119,7 @@ class Interaction(torch.nn.Module):
         weights = self.filter(radial) * envelope.unsqueeze(-1)
         messages = weights * self.project(h)[source]
         summed = torch.zeros_like(h).index_add(0, target, messages)
-        return h + self.update(summed / neighbours)
+        return h + self.update(summed / neighbours.sqrt())
 
 
 def _mlp(width: int, n_out: int, dropout: float = 0.0) -> torch.nn.Sequential:
@@ -134,8 +140,9 @@ class PotentialGNN(GraphModel):
         - K Bessel radial functions of the distance times a polynomial
           envelope that vanishes with two derivatives at the cutoff;
         - ``n_interactions`` invariant continuous-filter convolutions
-          (:class:`Interaction`) with SiLU and residual updates, messages
-          divided by the mean number of neighbours of the training set;
+          (:class:`Interaction`) with SiLU and residual updates, message sums
+          divided by the square root of the mean number of neighbours of the
+          training set (a constant, so energies stay extensive);
         - energy: :math:`E = \sum_i [\,s\,\varepsilon(\mathbf{h}_i) + E^0_{Z_i}]`,
           a sum of atomic energies (extensive by construction), with per-element
           reference energies :math:`E^0` from a least-squares fit of the

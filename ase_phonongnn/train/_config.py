@@ -1,0 +1,156 @@
+"""TrainConfig: everything about a training run except the model itself."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+
+Dtype = Literal["float32", "float64"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one training run.
+
+    Parameters
+    ----------
+    seed
+        Seed of the split, the weight initialisation, batch order and dropout.
+    fractions
+        Train, validation and test fractions of a random split (PAPER.md:
+        70/15/15); ignored when a split is given.
+    batch_size
+        Structures per optimisation step.
+    learning_rate
+        Initial Adam learning rate.
+    weight_decay
+        Adam L2 penalty.
+    max_epochs
+        Upper bound on the number of epochs.
+    patience
+        Early stopping: stop after this many epochs without a lower validation
+        loss; the weights of the best epoch are kept.
+    lr_decay_factor, lr_decay_patience
+        Multiply the learning rate by the factor after this many epochs
+        without improvement (``ReduceLROnPlateau``); patience 0 or factor 1
+        turns it off.
+    force_weight, stress_weight
+        Weights of the force and stress terms of the loss, used when the model
+        is a potential and the training data have forces / stress (0 turns
+        them off). Targets have weight 1 each.
+    dtype
+        ``"float32"`` or ``"float64"``.
+    device
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when present).
+    max_time
+        Wall-clock budget in s, checked after every epoch; None for none.
+    progress
+        Show tqdm progress bars.
+    """
+
+    seed: int = 0
+    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    max_epochs: int = 500
+    patience: int = 50
+    lr_decay_factor: float = 0.5
+    lr_decay_patience: int = 15
+    force_weight: float = 1.0
+    stress_weight: float = 1.0
+    dtype: Dtype = "float32"
+    device: str = "cpu"
+    max_time: float | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        _integer(self.seed, "seed", minimum=0)
+        fractions = tuple(float(f) for f in self.fractions)
+        if len(fractions) != 3 or min(fractions) < 0 or fractions[0] <= 0:
+            raise ValueError(
+                "fractions must be three non-negative numbers (train, validation, "
+                f"test) with a positive train fraction (got {self.fractions})"
+            )
+        if not math.isclose(sum(fractions), 1.0, abs_tol=1e-6):
+            raise ValueError(f"fractions must sum to 1 (got {self.fractions})")
+        object.__setattr__(self, "fractions", fractions)
+        _integer(self.batch_size, "batch_size", minimum=1)
+        _integer(self.max_epochs, "max_epochs", minimum=1)
+        _integer(self.patience, "patience", minimum=1)
+        _integer(self.lr_decay_patience, "lr_decay_patience", minimum=0)
+        _number(self.learning_rate, "learning_rate", positive=True)
+        _number(self.weight_decay, "weight_decay")
+        _number(self.force_weight, "force_weight")
+        _number(self.stress_weight, "stress_weight")
+        _number(self.lr_decay_factor, "lr_decay_factor", positive=True)
+        if self.lr_decay_factor > 1:
+            raise ValueError(
+                f"lr_decay_factor must be in (0, 1] (got {self.lr_decay_factor})"
+            )
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be float32 or float64 (got {self.dtype!r})")
+        if self.max_time is not None:
+            _number(self.max_time, "max_time", positive=True)
+        if not isinstance(self.device, str) or not (
+            self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")
+        ):
+            raise ValueError(
+                f"device must be cpu, cuda, cuda:N or auto (got {self.device!r})"
+            )
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        """The torch dtype of :attr:`dtype`."""
+        return torch.float64 if self.dtype == "float64" else torch.float32
+
+    @property
+    def torch_device(self) -> torch.device:
+        """The device, with ``auto`` resolved."""
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+            for f in dataclasses.fields(self)
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """Build from a dict; unknown keys are refused with the valid ones."""
+        if not isinstance(data, Mapping):
+            raise TypeError(f"TrainConfig needs a mapping (got {type(data).__name__})")
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ValueError(
+                f"unknown TrainConfig key(s) {', '.join(unknown)}; "
+                f"valid: {', '.join(names)}"
+            )
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """Return a copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _integer(value: Any, name: str, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum} (got {value!r})")
+
+
+def _number(value: Any, name: str, positive: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number (got {value!r})")
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        kind = "positive" if positive else "non-negative"
+        raise ValueError(f"{name} must be {kind} and finite (got {value!r})")

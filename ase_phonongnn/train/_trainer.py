@@ -1,0 +1,480 @@
+"""train(): fit a registered model to labelled structures."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from ase import Atoms
+from torch import Tensor
+from torch_geometric.data import Batch, Data
+from torch_geometric.loader import DataLoader
+from tqdm.auto import tqdm
+
+from ase_phonongnn import keys
+from ase_phonongnn.errors import UnknownElementError
+from ase_phonongnn.model import GraphModel, ModelConfig, build_model
+from ase_phonongnn.model._base import spread
+from ase_phonongnn.train._config import TrainConfig
+from ase_phonongnn.train._data import dataset_digest, labelled_graphs
+from ase_phonongnn.train._metrics import regression_metrics
+from ase_phonongnn.train._split import Split, random_split
+
+#: Names of the splits in metrics and predictions.
+SPLITS = ("train", "validation", "test")
+
+Metrics = dict[str, dict[str, dict[str, float]]]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run produced.
+
+    Attributes
+    ----------
+    model
+        The model with the weights of the best validation epoch, in eval mode.
+    model_config, train_config
+        The resolved configurations (species filled in from the data).
+    split
+        Indices of the structures in each set.
+    metrics
+        ``metrics[split][name]`` = ``{"mae", "rmse", "r2", "n"}`` for each
+        target, and ``forces`` / ``stress`` when the model and data have them.
+    history
+        One dict per epoch: ``epoch``, ``train_loss``, ``validation_loss``,
+        ``learning_rate``, ``seconds`` (since the start).
+    best_epoch
+        Epoch (from 1) whose weights were kept.
+    predictions
+        ``predictions[split][target]`` = (labels, predictions), arrays (n,).
+    data_digest
+        SHA-256 of the structures and labels trained on (all splits).
+    """
+
+    model: GraphModel
+    model_config: ModelConfig
+    train_config: TrainConfig
+    split: Split
+    metrics: Metrics
+    history: list[dict[str, float]]
+    best_epoch: int
+    predictions: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = field(repr=False)
+    data_digest: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready record (configs, split, metrics, history)."""
+        return {
+            "model_config": self.model_config.to_dict(),
+            "train_config": self.train_config.to_dict(),
+            "split": self.split.to_dict(),
+            "metrics": json_safe(self.metrics),
+            "history": json_safe(self.history),
+            "best_epoch": self.best_epoch,
+            "data_digest": self.data_digest,
+        }
+
+
+def json_safe(value: Any) -> Any:
+    """Replace NaN and infinities by None, recursively, for strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def resolve_species(structures: Sequence[Atoms], config: ModelConfig) -> ModelConfig:
+    """Return ``config`` with ``species`` set from the data when empty.
+
+    Raises
+    ------
+    UnknownElementError
+        If the data contain an element outside a given ``species``.
+    """
+    found = sorted({int(z) for atoms in structures for z in atoms.numbers})
+    if not config.species:
+        return config.replace(species=tuple(found))
+    extra = sorted(set(found) - set(config.species))
+    if extra:
+        from ase.data import chemical_symbols
+
+        raise UnknownElementError(
+            "the data contain element(s) "
+            f"{', '.join(chemical_symbols[z] for z in extra)} that are not in "
+            f"the model species {config.species}; add them or leave species empty"
+        )
+    return config
+
+
+def train(
+    structures: Sequence[Atoms],
+    model_config: ModelConfig,
+    config: TrainConfig | None = None,
+    *,
+    split: Split | Mapping[str, Sequence[int]] | None = None,
+    graphs: Sequence[Data] | None = None,
+) -> TrainResult:
+    """Train a model on labelled structures.
+
+    Targets are scaled as the model defines (:meth:`GraphModel.fit_normalisation`,
+    fitted on the training set). The loss is the mean squared error of every
+    target divided by its training spread, plus, when the model is a
+    potential and the data have them, ``force_weight`` times the mean squared
+    force error over the mean squared training force and ``stress_weight``
+    times the same for the stress. Adam; early stopping on the validation
+    loss; the best validation weights are kept.
+
+    Parameters
+    ----------
+    structures
+        Labelled structures (labels in ``atoms.info``, see
+        :func:`~ase_phonongnn.train.structure_labels`).
+    model_config
+        The model to train; empty ``species`` are taken from the data.
+    config
+        Training settings (default :class:`TrainConfig()`).
+    split
+        Indices of the train/validation/test structures; default a seeded
+        random split by ``config.fractions``.
+    graphs
+        The labelled graphs of ``structures`` if already built (as
+        :func:`~ase_phonongnn.train.labelled_graphs` makes them, with the
+        model's cutoff, targets and dtype); saves rebuilding them in sweeps.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    ValueError
+        If there are no structures, too few for a split, or a target has no
+        label in the training set.
+    UnknownElementError
+        If an element is outside ``model_config.species``.
+    """
+    config = TrainConfig() if config is None else config
+    if not isinstance(model_config, ModelConfig):
+        raise TypeError(
+            f"model_config must be a ModelConfig (got {type(model_config).__name__})"
+        )
+    if len(structures) == 0:
+        raise ValueError(
+            "no structures to train on (got an empty list); label snapshots "
+            "first or check the input files"
+        )
+    model_config = resolve_species(structures, model_config)
+    if split is None:
+        split = random_split(len(structures), config.fractions, config.seed)
+    elif not isinstance(split, Split):
+        split = Split.from_dict(split)
+    split.check(len(structures))
+    device, dtype = config.torch_device, config.torch_dtype
+    if graphs is None:
+        graphs = labelled_graphs(
+            structures,
+            model_config.targets,
+            cutoff=model_config.cutoff,
+            dtype=dtype,
+            progress=config.progress,
+        )
+    sets = {name: [graphs[i] for i in getattr(split, name)] for name in SPLITS}
+    _check_labels(sets["train"], model_config.targets)
+
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(config.seed)
+        model = build_model(model_config, seed=config.seed, dtype=dtype)
+        model.fit_normalisation(sets["train"])
+        model.to(device)
+        loss_fn = _Loss(model, sets["train"], config)
+        history, best_epoch = _fit(model, loss_fn, sets, config)
+    model.eval()
+    predictions = {name: predict_graphs(model, sets[name]) for name in SPLITS}
+    metrics = {
+        name: graph_metrics(model, sets[name], predictions[name]) for name in SPLITS
+    }
+    return TrainResult(
+        model=model,
+        model_config=model_config,
+        train_config=config,
+        split=split,
+        metrics=metrics,
+        history=history,
+        best_epoch=best_epoch,
+        predictions={
+            name: {
+                t: (_labels(sets[name], k), predictions[name][t])
+                for k, t in enumerate(model.targets)
+            }
+            for name in SPLITS
+        },
+        data_digest=dataset_digest(structures),
+    )
+
+
+def _check_labels(train_graphs: Sequence[Data], targets: Sequence[str]) -> None:
+    labels = torch.cat([g.y for g in train_graphs]).double()
+    for k, target in enumerate(targets):
+        if not bool(torch.isfinite(labels[:, k]).any()):
+            raise ValueError(
+                f"no training structure has a {target!r} label; choose targets the "
+                "data have (labels are read from atoms.info)"
+            )
+
+
+class _Loss:
+    """Scaled squared errors of targets, forces and stress."""
+
+    def __init__(
+        self, model: GraphModel, train_graphs: Sequence[Data], config: TrainConfig
+    ) -> None:
+        self.targets = model.targets
+        forces = torch.cat([g.forces for g in train_graphs]).double()
+        stress = torch.cat([g.stress for g in train_graphs]).double()
+        finite_forces = forces[torch.isfinite(forces).all(dim=1)]
+        finite_stress = stress[torch.isfinite(stress).all(dim=1)]
+        self.use_forces = (
+            model.has_energy and config.force_weight > 0 and finite_forces.numel() > 0
+        )
+        self.use_stress = (
+            model.has_energy and config.stress_weight > 0 and finite_stress.numel() > 0
+        )
+        self.force_weight = config.force_weight
+        self.stress_weight = config.stress_weight
+        rms_force = float(finite_forces.pow(2).mean().sqrt()) if self.use_forces else 1
+        self.force_scale = rms_force if rms_force > 1e-12 else 1.0
+        self.stress_scale = spread(finite_stress.numpy()) if self.use_stress else 1.0
+
+    def __call__(self, model: GraphModel, batch: Batch) -> Tensor:
+        out = model(
+            batch, compute_forces=self.use_forces, compute_stress=self.use_stress
+        )
+        predicted = torch.stack([out[t] for t in self.targets], dim=1)
+        terms = [_masked_mse((predicted - batch.y) / model.label_scale, by_column=True)]
+        if self.use_forces:
+            error = (out[keys.FORCES] - batch.forces) / self.force_scale
+            terms.append(self.force_weight * _masked_mse(error))
+        if self.use_stress:
+            error = (out[keys.STRESS] - batch.stress) / self.stress_scale
+            terms.append(self.stress_weight * _masked_mse(error))
+        return torch.stack(terms).sum()
+
+
+def _masked_mse(error: Tensor, by_column: bool = False) -> Tensor:
+    """Mean square of the finite entries (per column, then averaged)."""
+    mask = torch.isfinite(error)
+    squared = torch.where(mask, error, torch.zeros_like(error)).pow(2)
+    if not by_column:
+        return squared.sum() / mask.sum().clamp(min=1)
+    counts = mask.sum(dim=0)
+    per_column = squared.sum(dim=0) / counts.clamp(min=1)
+    present = counts > 0
+    return per_column[present].mean() if bool(present.any()) else squared.sum()
+
+
+def _fit(
+    model: GraphModel,
+    loss_fn: _Loss,
+    sets: Mapping[str, Sequence[Data]],
+    config: TrainConfig,
+) -> tuple[list[dict[str, float]], int]:
+    device = config.torch_device
+    generator = torch.Generator().manual_seed(config.seed)
+    loader = DataLoader(
+        list(sets["train"]),
+        batch_size=config.batch_size,
+        shuffle=True,
+        generator=generator,
+    )
+    validation = [b.to(device) for b in _batches(sets["validation"], 64)]
+    optimiser = torch.optim.Adam(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    scheduler = None
+    if config.lr_decay_patience > 0 and config.lr_decay_factor < 1:
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimiser, factor=config.lr_decay_factor, patience=config.lr_decay_patience
+        )
+    best = math.inf
+    best_state = copy.deepcopy(model.state_dict())
+    best_epoch, stale = 0, 0
+    history: list[dict[str, float]] = []
+    start = time.perf_counter()
+    bar = tqdm(
+        range(1, config.max_epochs + 1),
+        desc=f"train {model.config.model}",
+        disable=not config.progress,
+        leave=False,
+    )
+    for epoch in bar:
+        model.train()
+        total, count = 0.0, 0
+        for batch in loader:
+            batch = batch.to(device)
+            optimiser.zero_grad(set_to_none=True)
+            loss = loss_fn(model, batch)
+            loss.backward()
+            optimiser.step()
+            total += float(loss.detach()) * batch.num_graphs
+            count += batch.num_graphs
+        model.eval()
+        with torch.no_grad():
+            val_total = sum(float(loss_fn(model, b)) * b.num_graphs for b in validation)
+        val_loss = val_total / max(1, sum(b.num_graphs for b in validation))
+        if scheduler is not None:
+            scheduler.step(val_loss)
+        elapsed = time.perf_counter() - start
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": total / max(count, 1),
+                "validation_loss": val_loss,
+                "learning_rate": optimiser.param_groups[0]["lr"],
+                "seconds": elapsed,
+            }
+        )
+        bar.set_postfix(train=f"{total / max(count, 1):.3g}", val=f"{val_loss:.3g}")
+        if val_loss < best:
+            best, best_epoch, stale = val_loss, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            stale += 1
+        if not math.isfinite(val_loss) and not math.isfinite(best):
+            break
+        if stale >= config.patience:
+            break
+        if config.max_time is not None and elapsed > config.max_time:
+            break
+    bar.close()
+    model.load_state_dict(best_state)
+    return history, best_epoch
+
+
+def _batches(graphs: Sequence[Data], size: int) -> list[Batch]:
+    return [
+        Batch.from_data_list(list(graphs[k : k + size]))
+        for k in range(0, len(graphs), size)
+    ]
+
+
+def predict_graphs(
+    model: GraphModel,
+    graphs: Sequence[Data],
+    *,
+    batch_size: int = 32,
+    forces: bool | None = None,
+) -> dict[str, np.ndarray]:
+    """Predict every output of a model for graphs, batched.
+
+    Parameters
+    ----------
+    model
+        A trained model (put in eval mode here).
+    graphs
+        From :func:`~ase_phonongnn.graph.build_graph` with the model's cutoff.
+    batch_size
+        Graphs per forward pass.
+    forces
+        Also predict forces and stress (default: when the model is a
+        potential).
+
+    Returns
+    -------
+    dict
+        Per target (n_graphs,); with forces ``forces`` (n_atoms_total, 3) and
+        ``stress`` (n_graphs, 6).
+    """
+    model.eval()
+    derivatives = model.has_energy if forces is None else forces
+    device = next(model.parameters()).device
+    parts: dict[str, list[np.ndarray]] = {}
+    with torch.no_grad():
+        for batch in _batches(graphs, batch_size):
+            out = model(
+                batch.to(device),
+                compute_forces=derivatives,
+                compute_stress=derivatives,
+            )
+            for name, value in out.items():
+                parts.setdefault(name, []).append(value.double().cpu().numpy())
+    if not parts:
+        return {t: np.zeros(0) for t in model.targets}
+    return {name: np.concatenate(values) for name, values in parts.items()}
+
+
+def _labels(graphs: Sequence[Data], column: int) -> np.ndarray:
+    if not graphs:
+        return np.zeros(0)
+    return torch.cat([g.y[:, column] for g in graphs]).double().cpu().numpy()
+
+
+def graph_metrics(
+    model: GraphModel,
+    graphs: Sequence[Data],
+    predictions: Mapping[str, np.ndarray] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Return MAE/RMSE/R²/n per target (and forces, stress) on labelled graphs."""
+    predictions = predict_graphs(model, graphs) if predictions is None else predictions
+    result = {
+        target: regression_metrics(_labels(graphs, k), predictions[target])
+        for k, target in enumerate(model.targets)
+    }
+    if graphs and keys.FORCES in predictions:
+        true_forces = torch.cat([g.forces for g in graphs]).double().numpy()
+        if np.isfinite(true_forces).any():
+            result[keys.FORCES] = regression_metrics(
+                true_forces, predictions[keys.FORCES]
+            )
+        true_stress = torch.cat([g.stress for g in graphs]).double().numpy()
+        if np.isfinite(true_stress).any():
+            result[keys.STRESS] = regression_metrics(
+                true_stress, predictions[keys.STRESS]
+            )
+    return result
+
+
+def evaluate_model(
+    model: GraphModel,
+    structures: Sequence[Atoms],
+    *,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> dict[str, dict[str, float]]:
+    """Return MAE, RMSE, R² and n per target of a model on labelled structures.
+
+    Parameters
+    ----------
+    model
+        A trained model (e.g. from :func:`~ase_phonongnn.model.load_model`).
+    structures
+        Structures with labels in ``atoms.info``; unlabelled targets give
+        ``n = 0`` and NaN metrics.
+    batch_size
+        Structures per forward pass.
+    progress
+        Show a progress bar while building graphs.
+
+    Returns
+    -------
+    dict
+        ``{target: {"mae", "rmse", "r2", "n"}}`` in target units, plus
+        ``forces`` (eV/Å) and ``stress`` (eV/Å³) for potentials on data with
+        them.
+    """
+    if len(structures) == 0:
+        raise ValueError("no structures to evaluate (got an empty list)")
+    dtype = next(model.parameters()).dtype
+    graphs = labelled_graphs(
+        structures, model.targets, cutoff=model.cutoff, dtype=dtype, progress=progress
+    )
+    predictions = predict_graphs(model, graphs, batch_size=batch_size)
+    return graph_metrics(model, graphs, predictions)

@@ -1,0 +1,237 @@
+"""Training on EMT-labelled Cu thermal snapshots, metrics, splits, studies, plots."""
+
+from __future__ import annotations
+
+import math
+
+import ase.io
+import numpy as np
+import pytest
+import torch
+
+from ase_phonongnn import keys
+from ase_phonongnn.errors import UnknownElementError
+from ase_phonongnn.graph import build_graph
+from ase_phonongnn.model import ModelConfig, load_model, save_model
+from ase_phonongnn.train import (
+    PAPER_GRID,
+    PAPER_MODELS,
+    Split,
+    TrainConfig,
+    evaluate_model,
+    learning_curve,
+    load_structures,
+    plot_learning_curve,
+    plot_parity,
+    random_split,
+    regression_metrics,
+    structure_labels,
+    sweep,
+    train,
+)
+
+# A small potential: 2 message-passing blocks, first two neighbour shells.
+OURS = ModelConfig(
+    model="ours", cutoff=4.0, hidden_channels=16, n_interactions=2, n_radial=6
+)
+FAST = TrainConfig(
+    batch_size=8,
+    learning_rate=5e-3,
+    max_epochs=25,
+    patience=15,
+    max_time=55.0,
+    progress=False,
+)
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def trained(cu_snapshots):
+    return train(cu_snapshots, OURS, FAST)
+
+
+def test_ours_learns_held_out_energy_within_a_minute(trained):
+    # 48 snapshots (34 train / 7 validation / 7 test), 2 cores
+    test = trained.metrics["test"]
+    assert test[keys.ENERGY_PER_ATOM]["n"] == 7
+    assert test[keys.ENERGY_PER_ATOM]["r2"] > 0.9
+    assert test[keys.FORCES]["r2"] > 0.9  # trained on forces too: they are learnt
+    assert trained.history[-1]["seconds"] < 60
+    # the kept weights are those of the best validation epoch
+    losses = [h["validation_loss"] for h in trained.history]
+    assert trained.best_epoch == 1 + int(np.argmin(losses))
+    assert trained.model_config.species == (29,)
+
+
+def test_saved_and_reloaded_model_predicts_identically(trained, cu_snapshots, tmp_path):
+    path = save_model(
+        trained.model,
+        tmp_path / "cu.safetensors",
+        training={"data_sha256": trained.data_digest},
+    )
+    loaded = load_model(path)
+    graph = build_graph(cu_snapshots[0], cutoff=OURS.cutoff)
+    before = trained.model(graph, compute_forces=True, compute_stress=True)
+    after = loaded(graph, compute_forces=True, compute_stress=True)
+    for name in before:
+        assert torch.equal(before[name], after[name]), name
+    state, reloaded = trained.model.state_dict(), loaded.state_dict()
+    assert state.keys() == reloaded.keys()
+    assert all(torch.equal(state[k], reloaded[k]) for k in state)
+    # batched evaluation (multi-threaded BLAS may sum in another order)
+    a = evaluate_model(loaded, cu_snapshots[:5])
+    b = evaluate_model(trained.model, cu_snapshots[:5])
+    for name in a:
+        assert a[name] == pytest.approx(b[name], rel=1e-5), name
+
+
+def test_metrics_are_exact_on_known_values():
+    perfect = regression_metrics([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
+    assert perfect == {"mae": 0.0, "rmse": 0.0, "r2": 1.0, "n": 3}
+    shifted = regression_metrics([1.0, 2.0, 3.0, np.nan], [1.5, 2.5, 3.5, 9.0])
+    assert shifted["mae"] == pytest.approx(0.5)
+    assert shifted["rmse"] == pytest.approx(0.5)
+    assert shifted["r2"] == pytest.approx(1 - 0.75 / 2.0)
+    assert shifted["n"] == 3
+    assert math.isnan(regression_metrics([2.0], [1.0])["r2"])
+
+
+def test_random_split_is_seeded_70_15_15_and_disjoint():
+    split = random_split(100, seed=4)
+    assert (len(split.train), len(split.validation), len(split.test)) == (70, 15, 15)
+    assert sorted(split.train + split.validation + split.test) == list(range(100))
+    assert random_split(100, seed=4) == split
+    assert random_split(100, seed=5) != split
+    with pytest.raises(ValueError, match="at least 3 structures"):
+        random_split(2)
+    with pytest.raises(ValueError, match="overlap"):
+        Split((0, 1), (1,), ())
+
+
+def test_given_split_and_paper_normalisation(cu_snapshots):
+    split = Split(tuple(range(10)), (10, 11), (12, 13))
+    config = ModelConfig(model="paper-1", cutoff=3.0, hidden_channels=8)
+    result = train(cu_snapshots[:14], config, FAST.replace(max_epochs=2), split=split)
+    assert result.split == split
+    assert result.metrics["test"][keys.ENERGY_PER_ATOM]["n"] == 2
+    energies = [a.info[keys.ENERGY_PER_ATOM] for a in cu_snapshots[:10]]
+    # sigmoid output: targets min-max scaled over the training set only
+    assert float(result.model.target_shift[0]) == pytest.approx(min(energies), rel=1e-6)
+    assert float(result.model.target_scale[0]) == pytest.approx(
+        max(energies) - min(energies), rel=1e-4
+    )
+    predicted = result.predictions["test"][keys.ENERGY_PER_ATOM][1]
+    assert np.all(predicted >= min(energies) - 1e-6)
+    assert np.all(predicted <= max(energies) + 1e-6)
+    assert len(result.history) <= 2
+
+
+def test_training_is_reproducible_with_a_seed(cu_snapshots):
+    config = ModelConfig(model="paper-2", cutoff=3.0, hidden_channels=8, dropout=0.2)
+    runs = [
+        train(cu_snapshots[:12], config, FAST.replace(max_epochs=2, seed=3))
+        for _ in range(2)
+    ]
+    assert runs[0].split == runs[1].split
+    assert runs[0].history[-1]["train_loss"] == runs[1].history[-1]["train_loss"]
+
+
+def test_labels_from_extxyz_and_store(cu_snapshots, tmp_path):
+    path = tmp_path / "cu.extxyz"
+    ase.io.write(path, cu_snapshots[:3], format="extxyz")
+    read = load_structures(path)
+    assert len(read) == 3
+    for original, copy in zip(cu_snapshots[:3], read, strict=True):
+        a, b = structure_labels(original), structure_labels(copy)
+        assert b[keys.ENERGY_PER_ATOM] == pytest.approx(a[keys.ENERGY_PER_ATOM])
+        np.testing.assert_allclose(b[keys.FORCES], a[keys.FORCES], atol=1e-6)
+
+        np.testing.assert_allclose(b[keys.STRESS], a[keys.STRESS], atol=1e-8)
+        assert math.isnan(b[keys.BAND_GAP])
+
+    from ase_phonongnn.label import label_snapshots
+    from ase_phonongnn.store import SnapshotStore
+
+    store = tmp_path / "cu.h5"
+    label_snapshots(cu_snapshots[:4], "emt", store, progress=False)
+    from_store = load_structures([store, path])
+    assert len(from_store) == 7
+    assert from_store[0].info[keys.ENERGY_PER_ATOM] == pytest.approx(
+        cu_snapshots[0].info[keys.ENERGY_PER_ATOM]
+    )
+    empty = tmp_path / "empty.h5"
+    SnapshotStore.create(empty).close()
+    with pytest.raises(ValueError, match="no labelled structures in"):
+        load_structures(empty)
+
+
+def test_hydrostatic_stress_derived_from_stress_in_gpa(cu_snapshots):
+    atoms = cu_snapshots[0].copy()
+    del atoms.info[keys.HYDROSTATIC_STRESS]
+    labels = structure_labels(atoms)
+    assert labels[keys.HYDROSTATIC_STRESS] == pytest.approx(
+        cu_snapshots[0].info[keys.HYDROSTATIC_STRESS]
+    )
+    assert labels[keys.HYDROSTATIC_STRESS] == pytest.approx(
+        atoms.info[keys.STRESS][:3].mean() * 160.21766, rel=1e-6
+    )
+
+
+def test_bad_training_input_gives_clear_errors(cu_snapshots):
+    with pytest.raises(ValueError, match="no structures to train on"):
+        train([], OURS, FAST)
+    gap = ModelConfig(model="paper-1", targets=(keys.BAND_GAP,), cutoff=3.0)
+    with pytest.raises(ValueError, match="no training structure has a 'band_gap'"):
+        train(cu_snapshots[:6], gap, FAST)
+    with pytest.raises(UnknownElementError, match="Cu"):
+        train(cu_snapshots[:6], OURS.replace(species=(47,)), FAST)
+    with pytest.raises(ValueError, match="unknown TrainConfig key"):
+        TrainConfig.from_dict({"epochs": 3})
+    with pytest.raises(ValueError, match="fractions must sum to 1"):
+        TrainConfig(fractions=(0.7, 0.2, 0.2))
+
+
+def test_learning_curve_and_plots(cu_snapshots, tmp_path, trained):
+    config = ModelConfig(model="paper-4", cutoff=3.0, hidden_channels=8)
+    curve = learning_curve(
+        cu_snapshots[:30],
+        config,
+        FAST.replace(max_epochs=2),
+        sizes=(4, 8),
+        seeds=(0, 1),
+        n_test=6,
+    )
+    assert [(r["size"], r["seed"]) for r in curve.records] == [
+        (4, 0),
+        (4, 1),
+        (8, 0),
+        (8, 1),
+    ]
+    assert all(r["metrics"][keys.ENERGY_PER_ATOM]["n"] == 6 for r in curve.records)
+    summary = curve.summary("mae")[keys.ENERGY_PER_ATOM]
+    assert sorted(summary) == [4, 8]
+    png = plot_learning_curve(curve, tmp_path / "curve.png")
+    assert png.read_bytes()[:8] == PNG
+    parity = plot_parity(trained, tmp_path / "parity.png")
+    assert parity.read_bytes()[:8] == PNG
+
+
+def test_paper_grid_sweep(cu_snapshots):
+    assert len(PAPER_MODELS) * math.prod(len(v) for v in PAPER_GRID.values()) == 480
+    assert PAPER_GRID["learning_rate"] == (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
+    result = sweep(
+        cu_snapshots[:12],
+        ModelConfig(cutoff=3.0, hidden_channels=8),
+        FAST.replace(max_epochs=2),
+        grid={"learning_rate": (1e-2, 1e-4)},
+        models=("paper-1", "paper-2"),
+    )
+    assert len(result.records) == 4
+    losses = [r["validation_loss"] for r in result.records]
+    assert result.best_index == int(np.argmin(losses))
+    assert (
+        result.best.model_config.model
+        == result.records[result.best_index]["params"]["model"]
+    )
+    with pytest.raises(ValueError, match="unknown sweep parameter"):
+        sweep(cu_snapshots[:12], OURS, FAST, grid={"lr": (1.0,)})
