@@ -1,0 +1,66 @@
+"""``phonongnn evaluate``: MAE, RMSE, R² and n of a saved model on labelled data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ase_phonongnn import keys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``phonongnn evaluate``."""
+    parser.add_argument("model", type=Path, help="model file (.safetensors)")
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="INPUT",
+        help="snapshot stores (.h5) or .extxyz files with labels in atoms.info",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print JSON: per target MAE, RMSE, R2, n"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=32, help="structures per batch (32)"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate the model and print the metrics."""
+    import torch
+
+    from ase_phonongnn.model import load_model
+    from ase_phonongnn.train import evaluate_model, load_structures
+    from ase_phonongnn.train._trainer import json_safe
+
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1 (got {args.batch_size})")
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = load_model(args.model, device=device)
+    structures = load_structures(args.inputs)
+    metrics = evaluate_model(model, structures, batch_size=args.batch_size)
+    report = {
+        name: {
+            "MAE": m["mae"],
+            "RMSE": m["rmse"],
+            "R2": m["r2"],
+            "n": m["n"],
+            "unit": keys.UNITS.get(name, ""),
+        }
+        for name, m in metrics.items()
+    }
+    if args.json:
+        print(json.dumps(json_safe(report), indent=2))
+        return 0
+    print(f"{'property':<20} {'MAE':>10} {'RMSE':>10} {'R2':>8} {'n':>7}  unit")
+    for name, m in report.items():
+        print(
+            f"{name:<20} {m['MAE']:>10.4g} {m['RMSE']:>10.4g} {m['R2']:>8.4f} "
+            f"{m['n']:>7d}  {m['unit']}"
+        )
+    return 0
