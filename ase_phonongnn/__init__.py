@@ -18,18 +18,34 @@ _LAZY = {
     "to_phonopy_dataset": "ase_phonongnn.sample",
     "label_snapshots": "ase_phonongnn.label",
     "SnapshotStore": "ase_phonongnn.store",
+    "build_graph": "ase_phonongnn.graph",
+    "ModelConfig": "ase_phonongnn.model",
+    "load_model": "ase_phonongnn.model",
+    "save_model": "ase_phonongnn.model",
+    "TrainConfig": "ase_phonongnn.train",
+    "evaluate_model": "ase_phonongnn.train",
+    "learning_curve": "ase_phonongnn.train",
+    "sweep": "ase_phonongnn.train",
 }
 
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:
+    from ase_phonongnn.graph import build_graph  # noqa: F401
     from ase_phonongnn.label import label_snapshots  # noqa: F401
+    from ase_phonongnn.model import ModelConfig, load_model, save_model  # noqa: F401
     from ase_phonongnn.sample import (  # noqa: F401
         PhononSampler,
         thermal_amplitudes,
         to_phonopy_dataset,
     )
     from ase_phonongnn.store import SnapshotStore  # noqa: F401
+    from ase_phonongnn.train import (  # noqa: F401
+        TrainConfig,
+        evaluate_model,
+        learning_curve,
+        sweep,
+    )
 
 
 def __getattr__(name: str) -> Any:
