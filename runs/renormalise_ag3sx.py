@@ -1,8 +1,13 @@
 """Renormalise the shipped harmonic force constants of Ag3SBr/Ag3SI with GFN2-xTB.
 
-Resumable: every iteration is checkpointed under runs/<material>_<T>K/.
+Two stages, each resumable (checkpoints under runs/<material>_<T>K_<stage>/):
 
-    python runs/renormalise_ag3sx.py Ag3SBr 300
+1. ``floor:1.0``: imaginary modes sampled as 1 THz modes (moderate amplitudes
+   while the spectrum is far from self-consistent; the SCF converges on them);
+2. ``floor:0.5`` from the result of stage 1: imaginary modes sampled with |ω|,
+   so that the soft modes reach the anharmonic walls that stabilise them.
+
+    python runs/renormalise_ag3sx.py Ag3SBr 300 [WORKERS]
 """
 
 from __future__ import annotations
@@ -20,21 +25,28 @@ from ase_phonongnn.sample.renormalise import RenormalisationConfig, renormalise
 
 material, temperature = sys.argv[1], float(sys.argv[2])
 workers = int(sys.argv[3]) if len(sys.argv) > 3 else 2
-config = RenormalisationConfig(
-    temperature=temperature, n_snapshots=20, max_iterations=20, mixing=0.5,
-    tolerance_thz=0.15, imaginary="floor:1.0", seed=0,
-)
-checkpoint = Path(__file__).parent / f"{material}_{round(temperature)}K"
-with ProcessPoolExecutor(workers) as executor:
-    try:
-        result = renormalise(force_constants_path(material), GFN2xTB, config, executor,
-                             checkpoint)
-    except ConvergenceError as err:
-        result = err.result
-        print(err)
 stem = f"{material}_{round(temperature)}K"
+runs = Path(__file__).parent
+stages = [
+    ("stage1", "floor:1.0", 4, force_constants_path(material)),
+    ("stage2", "floor:0.5", 20, runs / f"{stem}_stage1" / "iteration_003_params.yaml"),
+]
+history = {}
+with ProcessPoolExecutor(workers) as executor:
+    for name, policy, max_iterations, start in stages:
+        config = RenormalisationConfig(
+            temperature=temperature, n_snapshots=20, max_iterations=max_iterations,
+            mixing=0.5, tolerance_thz=0.15, imaginary=policy, seed=100 * len(history),
+        )
+        try:
+            result = renormalise(start, GFN2xTB, config, executor, runs / f"{stem}_{name}")
+        except ConvergenceError as err:
+            result = err.result
+            print(err)
+        history[name] = {"config": config.to_dict(), "start": str(start.name),
+                         "converged": result.converged, "history": result.history}
 save_phonopy(result.phonon, DATA_DIR / f"{stem}_params.yaml")
 (DATA_DIR / f"{stem}_history.json").write_text(json.dumps({
-    "config": config.to_dict(), "calculator": "gfn2-xtb", "converged": result.converged,
-    "start": f"{material}_harmonic_params.yaml", "history": result.history}))
+    "calculator": "gfn2-xtb", "start": f"{material}_harmonic_params.yaml",
+    "stages": history, "converged": result.converged}))
 print("converged:", result.converged)

@@ -70,7 +70,8 @@ class ImaginaryPolicy:
     ----------
     kind
         ``error`` (refuse), ``abs`` (use |ν|), ``drop`` (leave the modes out)
-        or ``floor`` (raise every frequency below ``floor_thz`` to it).
+        or ``floor`` (use max(|ν|, ``floor_thz``): |ν| for imaginary modes, and
+        no mode softer than the floor, so that no amplitude diverges).
     floor_thz
         The floor in THz, for ``kind="floor"`` only.
     """
@@ -195,7 +196,7 @@ class CommensurateModes:
         unstable = nu < UNSTABLE_BELOW_THZ
         if policy.kind == "floor":
             assert policy.floor_thz is not None  # validated by ImaginaryPolicy
-            return np.maximum(nu, policy.floor_thz), np.ones(nu.size, bool)
+            return np.maximum(np.abs(nu), policy.floor_thz), np.ones(nu.size, bool)
         if policy.kind == "drop":
             return np.where(unstable, 1.0, nu), ~unstable
         if policy.kind == "abs":
