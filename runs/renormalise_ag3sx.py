@@ -39,7 +39,8 @@ with ProcessPoolExecutor(workers) as executor:
             mixing=0.5, tolerance_thz=0.15, imaginary=policy, seed=100 * len(history),
         )
         try:
-            result = renormalise(start, GFN2xTB, config, executor, runs / f"{stem}_{name}")
+            checkpoint = runs / f"{stem}_{name}"
+            result = renormalise(start, GFN2xTB, config, executor, checkpoint)
         except ConvergenceError as err:
             result = err.result
             print(err)
