@@ -147,7 +147,8 @@ class PotentialGNN(GraphModel):
           a sum of atomic energies (extensive by construction), with per-element
           reference energies :math:`E^0` from a least-squares fit of the
           training energies to the composition, and s the RMS training force
-          (or the spread of the per-atom energy without forces);
+          times 1 Å (or the spread of the per-atom energy without forces), so
+          that the network works with numbers of order one;
         - forces :math:`\mathbf{F}_i = -\partial E/\partial \mathbf{r}_i` and
           stress :math:`\sigma = V^{-1}\,\partial E/\partial \varepsilon` (ASE
           sign: positive is tensile) by automatic differentiation, the
@@ -165,19 +166,29 @@ class PotentialGNN(GraphModel):
           boundary is arbitrary. A Bessel basis with an envelope makes every
           output continuous and differentiable, so forces and stress exist and
           are exactly conservative.
-        - Learned element embeddings replace the four hand-chosen features
-          (which are exact linear functions of the element and carry no extra
-          information for a fixed element set).
-        - Max pooling (paper-1) is neither extensive nor intensive under a
-          change of supercell; a sum of atomic energies is extensive and a
-          mean is intensive, so the predictions do not depend on the choice
-          of cell. Batch norm (paper models) couples structures of a batch;
-          here nothing does.
+        - Learned element embeddings replace the four hand-chosen features:
+          for a fixed set of elements those are only a fixed label of each
+          element, and an embedding learns a useful representation of it
+          directly.
+        - The paper's models pool the atoms into one vector before predicting
+          the energy per atom: that cannot be differentiated into forces and
+          is not additive over local environments. A sum of atomic energies
+          is exactly extensive (twice the energy for twice the cell) and the
+          other heads are means, so no prediction depends on the choice of
+          cell. Without batch norm, a prediction never depends on the other
+          structures of its batch, in training as in use.
         - Energies and forces come from one function: the 3N force components
           per snapshot are labels that the paper's models cannot use, and
           they make the energy learnable from far fewer snapshots.
-        - ``benchmarks/bench_models.py`` compares it against ``paper-*`` of
-          similar size on the same data.
+        - Measured (``benchmarks/bench_models.py``): on 160 EMT-labelled
+          thermal snapshots of 32-atom Cu (100-900 K, 70/15/15 split, same
+          150-epoch budget, ~14k parameters against 10-16k), the held-out
+          energy per atom has MAE 1.6 meV/atom and R² 0.997 (0.997 also when
+          trained on energies alone), against MAE 9.9-12 meV/atom and R²
+          0.80-0.85 for paper-1, -2, -5, -6 (paper-3 and -4 did not train).
+          The price is speed: 0.18 s per training epoch of 64 Ag3SBr
+          snapshots against 0.06 s (0.45 s with forces and stress), and
+          ~900 against ~2,700 structures/s in inference, one CPU thread.
 
     Parameters
     ----------

@@ -87,7 +87,9 @@ class PaperGraphConv(GraphModel):
 
     These models predict per-structure targets only: they are not potentials
     (no forces or stress), and their edge weights are not smooth at the
-    cutoff.
+    cutoff. A ReLU output (``paper-3``, ``paper-4``) that starts negative for
+    every training structure has zero gradient and never trains; the paper's
+    grid over learning rates and widths is what selects around it.
 
     Parameters
     ----------

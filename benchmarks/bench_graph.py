@@ -1,0 +1,243 @@
+"""Graph construction: build_graph against a per-pair Python loop, and scaling.
+
+Measured in one run, on rattled 40-atom Ag3SBr snapshots (cubic a = 4.793 Å,
+Br (0,0,0), S (½,½,½), Ag at the face centres, 2×2×2 supercell, cutoff 5.5 Å):
+
+1. the reference scripts' method: a 3×3×3 supercell of the snapshot and a
+   per-pair Python loop over (atom of the central cell, atom of the
+   supercell), one ``numpy.linalg.norm`` per pair; also the same loop with
+   ``math.dist`` on tuples (the fastest plain-Python form of it);
+2. ``build_graph`` (vesin neighbour list + node features + tensors), and the
+   neighbour-list call alone, with vesin, ASE's ``neighbor_list`` and
+   matscipy (when installed);
+3. exactness: the (i, j, distance) multiset of every graph equals the loop's;
+4. scaling of ``build_graph`` from 40 to ~10,000 atoms (log-log slope).
+
+Target: build_graph ≥ 100× faster than the reference loop. One torch thread,
+so that timings on a shared machine are comparable; the load average is
+recorded. Results in benchmarks/results/graph.json.
+
+    python benchmarks/bench_graph.py [--n-snapshots 5] [--repeats 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import platform
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from ase import Atoms
+from ase.neighborlist import neighbor_list
+from vesin import NeighborList
+
+from ase_phonongnn._version import __version__
+from ase_phonongnn.graph import build_graph
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CUTOFF = 5.5
+
+
+def ag3sbr(repeat: tuple[int, int, int], seed: int, rattle: float = 0.1) -> Atoms:
+    unit = Atoms(
+        "BrSAg3",
+        scaled_positions=[
+            (0, 0, 0),
+            (0.5, 0.5, 0.5),
+            (0.5, 0.5, 0),
+            (0.5, 0, 0.5),
+            (0, 0.5, 0.5),
+        ],
+        cell=np.eye(3) * 4.793,
+        pbc=True,
+    )
+    atoms = unit * repeat
+    atoms.rattle(rattle, seed=seed)
+    return atoms
+
+
+def loop_numpy(atoms: Atoms, cutoff: float = CUTOFF) -> list[tuple[int, int, float]]:
+    """Search pairs as the reference scripts do: 3×3×3 supercell, numpy norm."""
+    pos = atoms.positions
+    cell = atoms.cell.array
+    images = [
+        (j, pos[j] + np.array(shift) @ cell)
+        for shift in itertools.product((-1, 0, 1), repeat=3)
+        for j in range(len(atoms))
+    ]
+    edges = []
+    for i in range(len(atoms)):
+        for j, image in images:
+            d = float(np.linalg.norm(image - pos[i]))
+            if 1e-8 < d < cutoff:
+                edges.append((i, j, d))
+    return edges
+
+
+def loop_math(atoms: Atoms, cutoff: float = CUTOFF) -> list[tuple[int, int, float]]:
+    """Search pairs with the same loop, math.dist on tuples."""
+    pos = [tuple(p) for p in atoms.positions]
+    cell = atoms.cell.array
+    images = [
+        (j, tuple(np.asarray(pos[j]) + np.array(shift) @ cell))
+        for shift in itertools.product((-1, 0, 1), repeat=3)
+        for j in range(len(atoms))
+    ]
+    edges = []
+    for i, p in enumerate(pos):
+        for j, image in images:
+            d = math.dist(p, image)
+            if 1e-8 < d < cutoff:
+                edges.append((i, j, d))
+    return edges
+
+
+def multiset(edges: list[tuple[int, int, float]]) -> Counter:
+    return Counter((i, j, round(d, 8)) for i, j, d in edges)
+
+
+def graph_multiset(atoms: Atoms) -> Counter:
+    data = build_graph(atoms, CUTOFF, dtype=torch.float64)
+    i, j = data.edge_index.tolist()
+    return Counter(
+        zip(i, j, np.round(data.edge_weight.numpy(), 8).tolist(), strict=True)
+    )
+
+
+def best_of(function: Callable[[], object], repeats: int) -> float:
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def neighbour_lists() -> dict[str, Callable[[Atoms], object]]:
+    search = NeighborList(cutoff=CUTOFF, full_list=True)
+    found: dict[str, Callable[[Atoms], object]] = {
+        "vesin": lambda a: search.compute(a.positions, a.cell.array, True, "ijSd"),
+        "ase": lambda a: neighbor_list("ijSd", a, CUTOFF),
+    }
+    try:
+        from matscipy.neighbours import neighbour_list
+
+        found["matscipy"] = lambda a: neighbour_list("ijSd", a, CUTOFF)
+    except ImportError:
+        pass
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-snapshots", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    snapshots = [ag3sbr((2, 2, 2), seed=s) for s in range(args.n_snapshots)]
+
+    exact = all(
+        multiset(loop_numpy(a)) == graph_multiset(a)
+        and multiset(loop_math(a)) == graph_multiset(a)
+        for a in snapshots
+    )
+    per_snapshot: dict[str, float] = {}
+    loop_repeats = max(2, args.repeats // 10)
+    per_snapshot["loop_numpy"] = float(
+        np.mean([best_of(lambda a=a: loop_numpy(a), loop_repeats) for a in snapshots])
+    )
+    per_snapshot["loop_math"] = float(
+        np.mean([best_of(lambda a=a: loop_math(a), loop_repeats) for a in snapshots])
+    )
+    per_snapshot["build_graph"] = float(
+        np.mean([best_of(lambda a=a: build_graph(a), args.repeats) for a in snapshots])
+    )
+    lists = neighbour_lists()
+    for name, call in lists.items():
+        per_snapshot[f"neighbour_list_{name}"] = float(
+            np.mean(
+                [best_of(lambda a=a, c=call: c(a), args.repeats) for a in snapshots]
+            )
+        )
+
+    scaling = []
+    for repeat in [
+        (2, 2, 2),
+        (4, 4, 4),
+        (6, 6, 6),
+        (8, 8, 8),
+        (10, 10, 10),
+        (12, 12, 14),
+    ]:
+        atoms = ag3sbr(repeat, seed=0)
+        reps = max(3, args.repeats // (1 + len(atoms) // 500))
+        row = {
+            "n_atoms": len(atoms),
+            "build_graph_s": best_of(lambda a=atoms: build_graph(a), reps),
+        }
+        for name, call in lists.items():
+            if name == "ase" and len(atoms) > 3000:
+                continue
+            row[f"neighbour_list_{name}_s"] = best_of(
+                lambda a=atoms, c=call: c(a), reps
+            )
+        row["n_edges"] = int(build_graph(atoms).num_edges)
+        scaling.append(row)
+    n = np.array([r["n_atoms"] for r in scaling], dtype=float)
+    t = np.array([r["build_graph_s"] for r in scaling])
+    large = n >= 1000
+    slope = float(np.polyfit(np.log(n[large]), np.log(t[large]), 1)[0])
+
+    result = {
+        "benchmark": "graph construction, 40-atom Ag3SBr snapshots, cutoff 5.5 Å",
+        "ase_phonongnn_version": __version__,
+        "machine": {
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "load_average": os.getloadavg(),
+        },
+        "n_snapshots": args.n_snapshots,
+        "seconds_per_snapshot": per_snapshot,
+        "speedup_vs_loop_numpy": per_snapshot["loop_numpy"]
+        / per_snapshot["build_graph"],
+        "speedup_vs_loop_math": per_snapshot["loop_math"] / per_snapshot["build_graph"],
+        "target_speedup": 100,
+        "exact_vs_loop": exact,
+        "scaling": scaling,
+        "scaling_exponent_above_1000_atoms": slope,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / "graph.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(
+        json.dumps(
+            {
+                k: result[k]
+                for k in (
+                    "seconds_per_snapshot",
+                    "speedup_vs_loop_numpy",
+                    "speedup_vs_loop_math",
+                    "exact_vs_loop",
+                    "scaling_exponent_above_1000_atoms",
+                )
+            },
+            indent=2,
+        )
+    )
+    for row in scaling:
+        print(row)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
