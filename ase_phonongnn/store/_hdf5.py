@@ -14,7 +14,7 @@ complete or ignored.
 A killed SWMR writer leaves the superblock's "open for writing" flags set, and
 HDF5 then refuses to open the file for writing again (``h5clear -s`` would
 clear them). The next writer therefore copies the committed rows into a fresh
-file and atomically replaces the old one (:func:`recover`); readers are not
+file and atomically replaces the old one (:func:`rewrite`); readers are not
 affected, since the flags allow SWMR reading.
 
 HDF5's own file locks are released by a SWMR writer, so they cannot tell a
@@ -54,21 +54,31 @@ def _damaged(path: Path, err: Exception) -> StoreError:
 def open_reader(path: Path) -> h5py.File:
     """Open a store read-only; safe while another process writes it.
 
-    SWMR reading works on stores that are being written and on stores whose
-    writer was killed. Files without the SWMR format (any other HDF5 file) are
-    opened plainly, so that their format can be reported.
+    A file that is not being written is first opened plainly: that checks its
+    size against its superblock and fails at once on a truncated file, where
+    SWMR reading would retry every damaged read many times. The handle
+    returned reads in SWMR mode, which follows a store that another process
+    is writing (or whose writer was killed); files without the SWMR format
+    (any other HDF5 file) stay opened plainly, so that their format can be
+    reported.
     """
     try:
-        return h5py.File(path, "r", swmr=True, locking=False)
+        plain = h5py.File(path, "r", locking=False)
     except FileNotFoundError:
         raise
-    except OSError as swmr_err:
+    except OSError as err:
+        if not left_open(err):
+            raise _damaged(path, err) from err
         try:
-            return h5py.File(path, "r", locking=False)
-        except FileNotFoundError:
-            raise
-        except OSError:
+            return h5py.File(path, "r", swmr=True, locking=False)
+        except OSError as swmr_err:
             raise _damaged(path, swmr_err) from swmr_err
+    try:
+        swmr = h5py.File(path, "r", swmr=True, locking=False)
+    except OSError:
+        return plain
+    plain.close()
+    return swmr
 
 
 def _writer_fapl() -> h5p.PropFAID:
@@ -125,12 +135,14 @@ def replace_atomically(temporary: Path, path: Path) -> None:
         _fsync_path(path.parent)
 
 
-def recover(path: Path) -> StoreIndex:
-    """Rewrite a store left open by a killed writer, keeping its committed rows.
+def rewrite(path: Path) -> StoreIndex:
+    """Copy a store's committed rows into a fresh file that replaces it atomically.
 
-    The committed rows are copied into ``<store>.recover-<pid>``, which then
-    replaces the store atomically: if this too is interrupted, the original
-    file is untouched.
+    This recovers a store left open by a killed writer (HDF5 refuses to open
+    it for writing again), drops whatever a killed writer left half-written,
+    and compacts a file grown by space that SWMR writing did not reuse. The
+    copy goes to ``<store>.recover-<pid>``: if this too is interrupted, the
+    original file is untouched. The caller holds the writer lock.
 
     Returns
     -------
@@ -141,8 +153,9 @@ def recover(path: Path) -> StoreIndex:
         version = _schema.check_format(source, str(path))
         if version != _schema.FORMAT_VERSION:
             raise StoreError(
-                f"{path} was left open by a killed writer of store format "
-                f"{version}; open it with the ase-phonongnn version that wrote it"
+                f"{path} has store format {version}, not "
+                f"{_schema.FORMAT_VERSION}; open it with the ase-phonongnn "
+                "version that wrote it"
             )
         index = StoreIndex.from_file(source, str(path))
         rows = {
@@ -152,6 +165,9 @@ def recover(path: Path) -> StoreIndex:
             "result_atoms": index.force_end,
             "text": index.text_end,
         }
+        # Leftovers of an interrupted recovery: the writer lock makes them stale.
+        for stale in path.parent.glob(f"{path.name}.recover-*"):
+            stale.unlink(missing_ok=True)
         temporary = path.with_name(f"{path.name}.recover-{os.getpid()}")
         try:
             with new_file(temporary) as target:

@@ -23,6 +23,8 @@ _STATUS_NAMES = {
     **{code: name for name, code in _schema.STATUS_CODES.items()},
 }
 _LABEL_KEYS = (*keys.SCALAR_LABELS, keys.STRESS, keys.FORCES)
+#: Bytes of unused file space tolerated before a writer compacts on closing.
+_COMPACT_SLACK = 8 << 20
 #: Snapshots read per block when iterating (bounds memory).
 _READ_BLOCK = 1024
 
@@ -211,7 +213,7 @@ class SnapshotStore:
         except OSError as err:
             if not _hdf5.left_open(err):
                 raise _hdf5._damaged(self._path, err) from err
-            _hdf5.recover(self._path)
+            _hdf5.rewrite(self._path)
             file = _hdf5.open_writer(self._path)
         try:
             self._index = StoreIndex.from_file(file, str(self._path))
@@ -221,9 +223,22 @@ class SnapshotStore:
         return file
 
     def close(self) -> None:
-        """Close the file (and release the writer lock); the store can be reopened."""
+        """Close the file (and release the writer lock); the store can be reopened.
+
+        A writer whose file holds much more space than its data (many small
+        :meth:`add` calls rewrite compressed chunks) compacts it first.
+        """
         if self._file is not None and self._pid == os.getpid():
+            compact = False
+            if self._mode == "a" and self._file.id.valid:
+                used = sum(
+                    self._file[column.path].id.get_storage_size()
+                    for column in _schema.COLUMNS
+                )
+                compact = os.path.getsize(self._path) > 2 * used + _COMPACT_SLACK
             self._file.close()
+            if compact:
+                _hdf5.rewrite(self._path)
         self._file = None
         if self._lock is not None:
             self._lock.release()

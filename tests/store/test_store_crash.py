@@ -123,7 +123,7 @@ def test_sigkill_mid_run_then_resume(tmp_path):
 
 def test_repeated_sigkill_during_writes(tmp_path):
     """Kill a writer whose time goes into store writes: the file always recovers."""
-    snapshots = displaced_snapshots(150, "Al", repeat=1)
+    snapshots = displaced_snapshots(100, "Al", repeat=1)
     ase.io.write(tmp_path / "in.extxyz", snapshots)
     label_snapshots(
         ase.io.read(tmp_path / "in.extxyz", index=":"),
@@ -135,14 +135,14 @@ def test_repeated_sigkill_during_writes(tmp_path):
     command = _label_command(tmp_path / "in.extxyz", store)
     rng = np.random.default_rng(7)
     previous = 0
-    for _ in range(3):
+    for _ in range(2):
         process = subprocess.Popen(command, env=_environment(0.0))
         try:
             deadline = time.monotonic() + 60
             while _done(store) <= previous:
                 if process.poll() is not None or time.monotonic() > deadline:
                     break
-                time.sleep(0.01)
+                time.sleep(0.02)
             time.sleep(rng.uniform(0.0, 0.05))
             process.send_signal(signal.SIGKILL)
         finally:
