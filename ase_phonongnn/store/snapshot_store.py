@@ -24,7 +24,7 @@ _STATUS_NAMES = {
 }
 _LABEL_KEYS = (*keys.SCALAR_LABELS, keys.STRESS, keys.FORCES)
 #: Bytes of unused file space tolerated before a writer compacts on closing.
-_COMPACT_SLACK = 8 << 20
+_COMPACT_SLACK = 1 << 20
 #: Snapshots read per block when iterating (bounds memory).
 _READ_BLOCK = 1024
 

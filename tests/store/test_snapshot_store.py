@@ -11,7 +11,7 @@ import ase.io
 import h5py
 import numpy as np
 import pytest
-from _store_helpers import emt_labels, mixed_snapshots
+from _store_helpers import displaced_snapshots, emt_labels, mixed_snapshots
 
 from ase_phonongnn import keys
 from ase_phonongnn.errors import StoreError, StoreFormatError
@@ -275,3 +275,16 @@ def test_migration_hook_runs_on_append(tmp_path, snapshots, monkeypatch):
     assert calls == [1]
     with h5py.File(tmp_path / "s.h5", "r") as file:
         assert file.attrs["format_version"] == 2 and file.attrs["migrated"]
+
+
+def test_file_size_stays_proportional_to_the_data(tmp_path):
+    """Per-record flushes do not grow the file by a chunk each."""
+    snapshots = displaced_snapshots(200, "Al", repeat=1)
+    with SnapshotStore.create(tmp_path / "s.h5") as store:
+        for atoms in snapshots:  # one add per snapshot: the worst case
+            (row,) = store.add([atoms])
+            store.write_labels(int(row), emt_labels(atoms), {"labeller": "emt"})
+    raw = sum(len(a) * (3 * 8 * 2 + 4) + 300 for a in snapshots)  # ~ 0.1 MB
+    assert (tmp_path / "s.h5").stat().st_size < 4 * raw + 300_000
+    with SnapshotStore.open(tmp_path / "s.h5") as store:
+        assert store.counts()["done"] == 200
