@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 from ase.data import chemical_symbols
+from numpy.typing import ArrayLike
 from torch import Tensor
 from torch_geometric.data import Data
 
@@ -42,6 +43,10 @@ class GraphModel(torch.nn.Module):
 
     #: Registry keys this class builds.
     registry_keys: tuple[str, ...] = ()
+    species_index: Tensor
+    target_shift: Tensor
+    target_scale: Tensor
+    label_scale: Tensor
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -146,7 +151,7 @@ class GraphModel(torch.nn.Module):
         return batch, int(data.num_graphs)
 
     def set_target_scaling(
-        self, shift: Sequence[float], scale: Sequence[float], label: Sequence[float]
+        self, shift: ArrayLike, scale: ArrayLike, label: ArrayLike
     ) -> None:
         """Set ``target_shift``, ``target_scale`` and ``label_scale`` (T,) each."""
         for name, values in (

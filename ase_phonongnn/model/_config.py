@@ -115,7 +115,8 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
         """Build from a dict; unknown keys are refused with the valid ones."""
-        return _from_dict(cls, data)
+        config: ModelConfig = _from_dict(cls, data)
+        return config
 
     def replace(self, **changes: Any) -> ModelConfig:
         """Return a copy with some fields changed (validated again)."""

@@ -39,6 +39,8 @@ class BesselBasis(torch.nn.Module):
         :math:`r_c` in Å.
     """
 
+    frequencies: Tensor
+
     def __init__(self, n_radial: int, cutoff: float) -> None:
         super().__init__()
         self.cutoff = cutoff
@@ -119,7 +121,8 @@ class Interaction(torch.nn.Module):
         weights = self.filter(radial) * envelope.unsqueeze(-1)
         messages = weights * self.project(h)[source]
         summed = torch.zeros_like(h).index_add(0, target, messages)
-        return h + self.update(summed / neighbours.sqrt())
+        update: Tensor = self.update(summed / neighbours.sqrt())
+        return h + update
 
 
 def _mlp(width: int, n_out: int, dropout: float = 0.0) -> torch.nn.Sequential:
@@ -199,6 +202,8 @@ class PotentialGNN(GraphModel):
     """
 
     registry_keys = ("ours",)
+    atomic_energies: Tensor
+    mean_neighbours: Tensor
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
@@ -326,7 +331,7 @@ class PotentialGNN(GraphModel):
         _, distances = edge_vectors(data, positions, cell)
         envelope = self.envelope(distances)
         radial = self.radial(distances) * envelope.unsqueeze(-1)
-        h = self.embedding(species)
+        h: Tensor = self.embedding(species)
         for interaction in self.interactions:
             h = interaction(h, radial, envelope, data.edge_index, self.mean_neighbours)
         return h

@@ -99,6 +99,10 @@ class PaperGraphConv(GraphModel):
     """
 
     registry_keys = tuple(PAPER_ARCHITECTURES)
+    feature_shift: Tensor
+    feature_scale: Tensor
+    distance_shift: Tensor
+    distance_scale: Tensor
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)

@@ -135,7 +135,9 @@ class TrainConfig:
                 f"unknown TrainConfig key(s) {', '.join(unknown)}; "
                 f"valid: {', '.join(names)}"
             )
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        values: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
+        }
         return cls(**values)
 
     def replace(self, **changes: Any) -> TrainConfig:

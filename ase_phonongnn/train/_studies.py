@@ -66,9 +66,10 @@ class LearningCurve:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
-        return json_safe(
+        record: dict[str, Any] = json_safe(
             {"records": self.records, "test": list(self.test), "targets": self.targets}
         )
+        return record
 
 
 def learning_curve(
@@ -174,13 +175,14 @@ class SweepResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (without the model)."""
-        return json_safe(
+        record: dict[str, Any] = json_safe(
             {
                 "records": self.records,
                 "best_index": self.best_index,
                 "best": self.best.to_dict(),
             }
         )
+        return record
 
 
 _MODEL_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)}

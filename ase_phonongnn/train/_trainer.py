@@ -322,7 +322,7 @@ def _fit(
             batch = batch.to(device)
             optimiser.zero_grad(set_to_none=True)
             loss = loss_fn(model, batch)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             optimiser.step()
             total += float(loss.detach()) * batch.num_graphs
             count += batch.num_graphs
