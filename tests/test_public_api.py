@@ -29,3 +29,9 @@ def test_subpackage_all_names_import(sub: str) -> None:
     module = importlib.import_module(f"ase_phonongnn.{sub}")
     for name in module.__all__:
         assert getattr(module, name) is not None
+
+
+@pytest.mark.parametrize("name", sorted(ase_phonongnn._LAZY))
+def test_top_level_name_is_the_subpackage_object(name: str) -> None:
+    module = importlib.import_module(ase_phonongnn._LAZY[name])
+    assert getattr(ase_phonongnn, name) is getattr(module, name)
