@@ -41,23 +41,13 @@ from ase_phonongnn import keys
 from ase_phonongnn._version import __version__
 from ase_phonongnn.label import GFN2xTB, label_snapshots
 from ase_phonongnn.store import SnapshotStore
+from ase_phonongnn.structures import antiperovskite
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def ag3sbr_snapshots(n: int, seed: int = 0) -> list[Atoms]:
-    unit = Atoms(
-        ["Br", "S", "Ag", "Ag", "Ag"],
-        scaled_positions=[
-            (0, 0, 0),
-            (0.5, 0.5, 0.5),
-            (0.5, 0.5, 0),
-            (0.5, 0, 0.5),
-            (0, 0.5, 0.5),
-        ],
-        cell=np.eye(3) * 4.793,
-        pbc=True,
-    )
+    unit = antiperovskite("Br")
     rng = np.random.default_rng(seed)
     snapshots = []
     for i in range(n):

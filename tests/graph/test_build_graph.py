@@ -14,25 +14,11 @@ from torch_geometric.data import Batch
 
 from ase_phonongnn.errors import UnknownElementError
 from ase_phonongnn.graph import FEATURE_NAMES, build_graph, edge_vectors
+from ase_phonongnn.structures import antiperovskite
 
 
 def ag3sbr(repeat=(2, 2, 2), rattle=0.1, seed=0) -> Atoms:
-    a = 4.793
-    atoms = (
-        Atoms(
-            "BrSAg3",
-            scaled_positions=[
-                (0, 0, 0),
-                (0.5, 0.5, 0.5),
-                (0.5, 0.5, 0),
-                (0.5, 0, 0.5),
-                (0, 0.5, 0.5),
-            ],
-            cell=[a, a, a],
-            pbc=True,
-        )
-        * repeat
-    )
+    atoms = antiperovskite("Br").repeat(repeat)
     atoms.rattle(rattle, seed=seed)
     return atoms
 

@@ -11,24 +11,14 @@ from ase.units import Bohr, GPa, Hartree, kB
 from ase_phonongnn import keys
 from ase_phonongnn.label import GFN2xTB, label_snapshots
 from ase_phonongnn.store import SnapshotStore
+from ase_phonongnn.structures import antiperovskite
 
 tblite_interface = pytest.importorskip("tblite.interface")
 
 
 def ag3sbr_snapshot(seed: int = 3) -> Atoms:
     """Cubic Ag3SBr (Pm-3m, a = 4.793 Å), 2×2×2, displaced by up to 0.05 Å."""
-    unit = Atoms(
-        ["Br", "S", "Ag", "Ag", "Ag"],
-        scaled_positions=[
-            (0, 0, 0),
-            (0.5, 0.5, 0.5),
-            (0.5, 0.5, 0),
-            (0.5, 0, 0.5),
-            (0, 0.5, 0.5),
-        ],
-        cell=np.eye(3) * 4.793,
-        pbc=True,
-    )
+    unit = antiperovskite("Br")
     atoms = unit.repeat((2, 2, 2))
     rng = np.random.default_rng(seed)
     atoms.positions += rng.uniform(-0.05, 0.05, atoms.positions.shape)

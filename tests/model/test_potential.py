@@ -14,28 +14,14 @@ from ase_phonongnn import keys
 from ase_phonongnn.errors import UnknownElementError
 from ase_phonongnn.graph import build_graph
 from ase_phonongnn.model import MODEL_KEYS, ModelConfig, build_model
+from ase_phonongnn.structures import antiperovskite
 
 CUTOFF = 4.0
 TARGETS = keys.TARGETS  # energy_per_atom, band_gap, vbm, hydrostatic_stress
 
 
 def ag3sbr(repeat=(1, 1, 1), seed=0, rattle=0.12) -> Atoms:
-    a = 4.793
-    atoms = (
-        Atoms(
-            "BrSAg3",
-            scaled_positions=[
-                (0, 0, 0),
-                (0.5, 0.5, 0.5),
-                (0.5, 0.5, 0),
-                (0.5, 0, 0.5),
-                (0, 0.5, 0.5),
-            ],
-            cell=[a, a, a],
-            pbc=True,
-        )
-        * repeat
-    )
+    atoms = antiperovskite("Br").repeat(repeat)
     atoms.rattle(rattle, seed=seed)
     return atoms
 
