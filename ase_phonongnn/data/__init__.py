@@ -43,3 +43,30 @@ def force_constants_path(
     if temperature is None:
         return data_path(f"{material}_harmonic_params.yaml")
     return data_path(f"{material}_{round(temperature)}K_params.yaml")
+
+
+#: File names of the shipped pretrained models: ``default-model*.safetensors``
+#: (several files form a committee), found by :func:`default_model_paths`.
+DEFAULT_MODEL_GLOB: Final = "default-model*.safetensors"
+
+
+def default_model_paths() -> list[Path]:
+    """Return the shipped pretrained model files, sorted by name.
+
+    ``PhononGNNCalc(model=None)``, ``predict("default", ...)`` and
+    ``phonongnn predict default ...`` use these; more than one file is a
+    committee.
+
+    Raises
+    ------
+    FileNotFoundError
+        If no pretrained model ships with this version.
+    """
+    paths = sorted(p for p in DATA_DIR.glob(DEFAULT_MODEL_GLOB) if p.is_file())
+    if not paths:
+        raise FileNotFoundError(
+            "no pretrained model ships with this version of ase_phonongnn yet "
+            f"(no {DEFAULT_MODEL_GLOB} in {DATA_DIR}); train one with "
+            "'phonongnn train STORE.h5 ... --out MODEL.safetensors' and pass its path"
+        )
+    return paths

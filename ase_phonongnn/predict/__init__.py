@@ -1,1 +1,90 @@
-"""predict stage of ase_phonongnn."""
+"""Prediction: batched over structures and trajectories, and thermal averages.
+
+- :func:`predict` evaluates a model (or a committee of models) on many
+  structures, batched through PyTorch Geometric, on CUDA when present; it
+  reads trajectory files that ``ase.io`` reads, and snapshot stores, lazily;
+  :func:`iter_predictions` yields the results frame by frame and
+  :func:`write_predictions` writes them to CSV, a store or any ``ase.io``
+  format (results in ``atoms.info``, which ASE's writers keep).
+- :func:`block_average` and :func:`time_averages`: means of MD time series
+  with block-averaging error bars.
+- :func:`thermal_averages`: ⟨Eg⟩(T), ⟨VBM⟩(T), ⟨σh⟩(T), ⟨E⟩(T) from thermal
+  snapshots of the phonons, with standard errors, and
+  :func:`plot_thermal_averages`.
+
+This subpackage is callable: ``ase_phonongnn.predict(model, structures, ...)``
+and ``from ase_phonongnn import predict`` call :func:`predict`.
+
+The calculator for single structures, ASE dynamics and optimisers is
+:class:`ase_phonongnn.PhononGNNCalc`; both evaluate through
+:class:`Committee`, so they agree to floating-point precision.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import types
+from typing import Any
+
+from ase_phonongnn.predict._batch import (
+    attach_results,
+    iter_predictions,
+    predict,
+    read_structures,
+)
+from ase_phonongnn.predict._blocking import BlockAverage, block_average, time_averages
+from ase_phonongnn.predict._errors import (
+    DeviceUnavailableError,
+    PredictionSetupError,
+    UnsupportedElementError,
+    UnsupportedStructureError,
+)
+from ase_phonongnn.predict._models import (
+    PROPERTIES,
+    Committee,
+    load_models,
+    model_properties,
+    resolve_device,
+)
+from ase_phonongnn.predict._thermal import (
+    ThermalAverages,
+    plot_thermal_averages,
+    thermal_averages,
+)
+from ase_phonongnn.predict._writers import PredictionWriter, write_predictions
+
+__all__ = [
+    "PROPERTIES",
+    "BlockAverage",
+    "Committee",
+    "DeviceUnavailableError",
+    "PredictionSetupError",
+    "PredictionWriter",
+    "ThermalAverages",
+    "UnsupportedElementError",
+    "UnsupportedStructureError",
+    "attach_results",
+    "block_average",
+    "iter_predictions",
+    "load_models",
+    "model_properties",
+    "plot_thermal_averages",
+    "predict",
+    "read_structures",
+    "resolve_device",
+    "thermal_averages",
+    "time_averages",
+    "write_predictions",
+]
+
+
+class _CallableModule(types.ModuleType):
+    """The subpackage, callable as :func:`predict`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return predict(*args, **kwargs)
+
+
+__signature__ = inspect.signature(predict)
+sys.modules[__name__].__class__ = _CallableModule

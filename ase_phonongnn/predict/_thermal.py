@@ -1,0 +1,274 @@
+r"""Thermal averages by sampling: ⟨Eg⟩(T), ⟨VBM⟩(T), ⟨σh⟩(T), ⟨E⟩(T).
+
+At each temperature T, ``n_snapshots`` independent thermal snapshots are
+drawn from the phonons (:class:`~ase_phonongnn.sample.PhononSampler`), the
+model predicts each, and the thermal average of a property A is estimated as
+the snapshot mean
+
+.. math:: \langle A\rangle_T \approx \frac1n\sum_{s=1}^{n} A(\mathbf{u}_s),
+          \qquad \mathbf{u}_s \sim p_T(\mathbf{u}),
+
+with standard error :math:`s_A/\sqrt n` (the snapshots are independent
+draws, unlike MD frames, which need :func:`block_average`). This is the
+Monte Carlo route of Zacharias & Giustino (PRB 94, 075125 (2016)) to
+phonon-renormalised electronic properties, with the model in place of DFT.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike, NDArray
+
+from ase_phonongnn import keys
+from ase_phonongnn.predict._batch import iter_predictions
+from ase_phonongnn.predict._models import Committee, ModelSpec
+from ase_phonongnn.sample import PhononSampler
+
+#: Properties averaged by default, those the model gives, in this order.
+THERMAL_PROPERTIES: Final = (
+    keys.BAND_GAP,
+    keys.VBM,
+    keys.HYDROSTATIC_STRESS,
+    keys.ENERGY_PER_ATOM,
+    keys.ENERGY,
+)
+_LABELS: Final = {
+    keys.BAND_GAP: r"$\langle E_g\rangle$",
+    keys.VBM: r"$\langle$VBM$\rangle$",
+    keys.HYDROSTATIC_STRESS: r"$\langle\sigma_h\rangle$",
+    keys.ENERGY_PER_ATOM: r"$\langle E\rangle$ / atom",
+    keys.ENERGY: r"$\langle E\rangle$",
+}
+
+
+@dataclass(frozen=True)
+class ThermalAverages:
+    r"""Snapshot averages of predicted properties at several temperatures.
+
+    Attributes
+    ----------
+    temperatures
+        K, shape (n_T,).
+    mean, error, std
+        ``{property: (n_T,)}``: the mean over the snapshots, its standard
+        error :math:`s/\sqrt n`, and the spread s of the snapshot values
+        (``ddof=1``; NaN for one snapshot), in the property's unit
+        (:data:`ase_phonongnn.keys.UNITS`).
+    values
+        ``{property: (n_T, n_snapshots)}``, the prediction for every snapshot.
+    n_snapshots
+        Snapshots per temperature.
+    method, seed
+        Sampling method and the seed of the sampler.
+    models
+        The model files (or descriptions) used.
+    """
+
+    temperatures: NDArray[np.float64]
+    mean: dict[str, NDArray[np.float64]]
+    error: dict[str, NDArray[np.float64]]
+    std: dict[str, NDArray[np.float64]]
+    values: dict[str, NDArray[np.float64]] = field(repr=False)
+    n_snapshots: int
+    method: str
+    seed: int | None
+    models: tuple[str, ...] = ()
+
+    @property
+    def properties(self) -> tuple[str, ...]:
+        """The averaged properties."""
+        return tuple(self.mean)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (NaN as None), with units."""
+
+        def clean(array: NDArray[np.float64]) -> list[Any]:
+            return [None if not math.isfinite(x) else float(x) for x in array.ravel()]
+
+        return {
+            "temperatures": self.temperatures.tolist(),
+            "n_snapshots": self.n_snapshots,
+            "method": self.method,
+            "seed": self.seed,
+            "models": list(self.models),
+            "units": {p: keys.UNITS.get(p, "") for p in self.properties},
+            "mean": {p: clean(v) for p, v in self.mean.items()},
+            "error": {p: clean(v) for p, v in self.error.items()},
+            "std": {p: clean(v) for p, v in self.std.items()},
+        }
+
+    def plot(self, path: str | os.PathLike[str]) -> Path:
+        """Write the averages against T to a PNG (:func:`plot_thermal_averages`)."""
+        return plot_thermal_averages(self, path)
+
+
+def thermal_averages(
+    model: ModelSpec | Committee,
+    sampler: PhononSampler,
+    temperatures: float | ArrayLike,
+    n_snapshots: int,
+    *,
+    method: str = "normal-mode",
+    statistics: str = "quantum",
+    imaginary: str = "error",
+    amplitude: float | None = None,
+    seed: int | None = 0,
+    properties: Iterable[str] | None = None,
+    batch_size: int = 32,
+    device: str | torch.device = "auto",
+    progress: bool = False,
+) -> ThermalAverages:
+    """Sample thermal snapshots at each temperature, predict, and average.
+
+    Parameters
+    ----------
+    model
+        As in :func:`~ase_phonongnn.predict.predict` (path, ``"default"``,
+        loaded model or committee).
+    sampler
+        The phonons of the supercell to sample.
+    temperatures
+        K, one or several, each > 0.
+    n_snapshots
+        Independent snapshots per temperature (>= 2 for an error bar).
+    method, statistics, imaginary, amplitude
+        Passed to :meth:`PhononSampler.sample`.
+    seed
+        Seed of the sampler (the snapshots at T depend only on seed and T);
+        None draws one.
+    properties
+        Properties to average; default every one of band gap, VBM,
+        hydrostatic stress, energy per atom and energy that the model gives.
+    batch_size, device, progress
+        As in :func:`~ase_phonongnn.predict.predict`.
+
+    Returns
+    -------
+    ThermalAverages
+    """
+    if not hasattr(sampler, "sample"):
+        raise TypeError(
+            f"sampler must be a PhononSampler (got {type(sampler).__name__})"
+        )
+    temps = np.atleast_1d(np.asarray(temperatures, dtype=np.float64))
+    if temps.ndim != 1 or temps.size == 0:
+        raise ValueError(f"temperatures must be a list of K (got {temperatures!r})")
+    committee = model if isinstance(model, Committee) else Committee.load(model, device)
+    if properties is None:
+        names = [p for p in THERMAL_PROPERTIES if p in committee.properties]
+        if not names:
+            raise ValueError(
+                "the model gives none of "
+                f"{', '.join(THERMAL_PROPERTIES)}; nothing to average"
+            )
+    else:
+        names = list(committee.check_properties(properties))
+        per_atom = [p for p in names if p in (keys.FORCES, keys.STRESS)]
+        if per_atom:
+            raise ValueError(
+                f"thermal averages are of scalars; drop {', '.join(per_atom)}"
+            )
+    values = {p: np.full((temps.size, n_snapshots), np.nan) for p in names}
+    used_seed: int | None = seed
+    for t, temperature in enumerate(temps):
+        snapshots = sampler.sample(
+            float(temperature),
+            n_snapshots,
+            method=method,
+            statistics=statistics,  # type: ignore[arg-type]
+            imaginary=imaginary,
+            amplitude=amplitude,
+            seed=seed,
+        )
+        if snapshots:
+            used_seed = snapshots[0].info.get(keys.SEED, seed)
+        predictions = iter_predictions(
+            committee,
+            snapshots,
+            batch_size=batch_size,
+            properties=names,
+            progress=progress,
+        )
+        for s, (_, results) in enumerate(predictions):
+            for p in names:
+                values[p][t, s] = results[p]
+    mean = {p: v.mean(axis=1) for p, v in values.items()}
+    if n_snapshots > 1:
+        std = {p: v.std(axis=1, ddof=1) for p, v in values.items()}
+    else:
+        std = {p: np.full(temps.size, np.nan) for p in names}
+    error = {p: s / math.sqrt(n_snapshots) for p, s in std.items()}
+    return ThermalAverages(
+        temperatures=temps,
+        mean=mean,
+        error=error,
+        std=std,
+        values=values,
+        n_snapshots=int(n_snapshots),
+        method=method,
+        seed=None if used_seed is None else int(used_seed),
+        models=committee.sources,
+    )
+
+
+def plot_thermal_averages(
+    result: ThermalAverages,
+    path: str | os.PathLike[str],
+    *,
+    properties: Sequence[str] | None = None,
+) -> Path:
+    """Plot thermal averages with their standard errors against temperature.
+
+    One panel per property: the mean with error bars (standard error of the
+    mean) and a band of ± one snapshot standard deviation. Drawn on
+    matplotlib's Agg canvas (no display needed), written as PNG.
+
+    Parameters
+    ----------
+    result
+        From :func:`thermal_averages`.
+    path
+        Output ``.png``.
+    properties
+        Panels to draw (default all of ``result``).
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    names = list(result.properties if properties is None else properties)
+    unknown = [p for p in names if p not in result.mean]
+    if unknown or not names:
+        raise ValueError(
+            f"properties must be some of {', '.join(result.properties)} (got {names})"
+        )
+    figure = Figure(figsize=(3.6 * len(names), 3.4), layout="constrained")
+    axes = figure.subplots(1, len(names), squeeze=False)[0]
+    t = result.temperatures
+    for ax, name in zip(axes, names, strict=True):
+        mean, error, std = result.mean[name], result.error[name], result.std[name]
+        if np.isfinite(std).any():
+            ax.fill_between(t, mean - std, mean + std, alpha=0.2, linewidth=0)
+        ax.errorbar(t, mean, yerr=error, marker="o", capsize=3)
+        ax.set_xlabel("T (K)")
+        ax.set_ylabel(f"{_LABELS.get(name, name)} ({keys.UNITS.get(name, '')})")
+    figure.suptitle(
+        f"{result.method} sampling, {result.n_snapshots} snapshots per T"
+        f"{'' if len(result.models) < 2 else f', {len(result.models)} models'}"
+    )
+    target = Path(path)
+    FigureCanvasAgg(figure)
+    figure.savefig(target, dpi=120, format="png")
+    return target
