@@ -26,14 +26,35 @@ _LAZY = {
     "evaluate_model": "ase_phonongnn.train",
     "learning_curve": "ase_phonongnn.train",
     "sweep": "ase_phonongnn.train",
+    "iter_predictions": "ase_phonongnn.predict",
+    "write_predictions": "ase_phonongnn.predict",
+    "thermal_averages": "ase_phonongnn.predict",
+    "block_average": "ase_phonongnn.predict",
+    "time_averages": "ase_phonongnn.predict",
+    "PhononGNNCalc": "ase_phonongnn.calculator",
 }
 
-__all__ = ["__version__", *_LAZY]
+#: Subpackages that are public names. ``ase_phonongnn.predict`` is both the
+#: subpackage and, called, the function ``predict``: one name cannot be a
+#: function and a subpackage (importing the subpackage rebinds the name), so
+#: the subpackage is made callable.
+_SUBPACKAGE_NAMES = ("predict",)
+
+__all__ = ["__version__", *_LAZY, *_SUBPACKAGE_NAMES]
 
 if TYPE_CHECKING:
+    from ase_phonongnn import predict  # noqa: F401
+    from ase_phonongnn.calculator import PhononGNNCalc  # noqa: F401
     from ase_phonongnn.graph import build_graph  # noqa: F401
     from ase_phonongnn.label import label_snapshots  # noqa: F401
     from ase_phonongnn.model import ModelConfig, load_model, save_model  # noqa: F401
+    from ase_phonongnn.predict import (  # noqa: F401
+        block_average,
+        iter_predictions,
+        thermal_averages,
+        time_averages,
+        write_predictions,
+    )
     from ase_phonongnn.sample import (  # noqa: F401
         PhononSampler,
         thermal_amplitudes,
@@ -50,6 +71,8 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     """Import a public name on first use."""
+    if name in _SUBPACKAGE_NAMES:
+        return importlib.import_module(f"{__name__}.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'ase_phonongnn' has no attribute {name!r}")

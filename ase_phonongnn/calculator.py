@@ -1,0 +1,199 @@
+"""PhononGNNCalc: an ASE calculator for the trained graph neural networks.
+
+Use a trained model wherever ASE takes a calculator::
+
+    from ase_phonongnn import PhononGNNCalc
+
+    atoms.calc = PhononGNNCalc("model.safetensors")
+    atoms.get_potential_energy()                # eV
+    atoms.calc.get_property("band_gap", atoms)  # eV
+
+Torch is imported when a calculator is made, not when this module is: the
+ASE plugin registers the class with ASE without loading torch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
+
+from ase_phonongnn import keys
+
+if TYPE_CHECKING:
+    import torch
+
+    from ase_phonongnn.model import GraphModel
+    from ase_phonongnn.predict._models import Committee, ModelSpec
+
+
+class PhononGNNCalc(Calculator):
+    r"""ASE calculator of energy, forces, stress, band gap, VBM, hydrostatic stress.
+
+    One calculation evaluates every property the model gives (one forward
+    pass, and for a potential one backward pass for forces and stress
+    together); ASE keeps the results until the atoms change (positions,
+    numbers, cell or pbc), so asking for several properties of one structure
+    costs one evaluation. Works in ``ase.md`` dynamics and ``ase.optimize``.
+
+    Properties and units
+        ========================  ===========  ===================================
+        ``energy``                eV           potential energy of the cell
+        ``free_energy``           eV           equal to ``energy`` (no electronic
+                                               entropy)
+        ``energy_per_atom``       eV/atom      ``energy / len(atoms)``
+        ``forces``                eV/Å         :math:`-\partial E/\partial
+                                               \mathbf{r}_i`, shape (n_atoms, 3)
+        ``stress``                eV/Å³        Voigt-6 (xx, yy, zz, yz, xz, xy),
+                                               :math:`V^{-1}\partial E/\partial
+                                               \varepsilon`, ASE sign (positive is
+                                               tensile)
+        ``band_gap``              eV           CBM − VBM
+        ``vbm``                   eV           valence band maximum, in the
+                                               labeller's energy reference
+        ``hydrostatic_stress``    GPa          trace of the stress / 3, ASE sign
+        ========================  ===========  ===================================
+
+    :attr:`implemented_properties` of an instance lists what its model gives:
+    ``energy``/``free_energy``/``energy_per_atom`` need an ``energy_per_atom``
+    target, ``forces`` and ``stress`` a potential (model ``ours`` trained on
+    ``energy_per_atom``), ``band_gap``, ``vbm`` their targets, and
+    ``hydrostatic_stress`` its target or a potential's stress. Asking for
+    anything else raises ASE's ``PropertyNotImplementedError``.
+
+    A committee (several models) gives the mean of the members for every
+    property and their standard deviation as ``<property>_std``
+    (``energy_std``, ``forces_std``, ``band_gap_std``, ...), a measure of
+    the model uncertainty. The mean forces are minus the gradient of the mean
+    energy, so a committee still conserves energy in dynamics.
+
+    Parameters
+    ----------
+    model
+        None or ``"default"`` for the models shipped with the package
+        (:func:`ase_phonongnn.data.default_model_paths`); the path of a model
+        saved by :func:`~ase_phonongnn.model.save_model` (``phonongnn
+        train``); a loaded :class:`~ase_phonongnn.model.GraphModel` (moved to
+        ``device``, put in eval mode); or a sequence of paths or models, a
+        committee. The graph cutoff and the elements come from each model.
+    device
+        ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"`` or
+        ``"cuda:N"``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a model file does not exist, or ``model=None`` and no model ships.
+    ModelFormatError
+        If a file is not a readable model.
+    DeviceUnavailableError
+        If a CUDA device is asked for and there is none.
+
+    Notes
+    -----
+    A calculation raises :class:`~ase_phonongnn.predict.UnsupportedStructureError`
+    for a structure that is not a 3D-periodic crystal with a full cell, and
+    :class:`~ase_phonongnn.predict.UnsupportedElementError` for an element
+    the model does not know; both are ``CalculatorSetupError`` and
+    ``ValueError``.
+
+    Examples
+    --------
+    >>> from ase.md.verlet import VelocityVerlet  # doctest: +SKIP
+    >>> atoms.calc = PhononGNNCalc(["m1.safetensors", "m2.safetensors"])
+    >>> gap, spread = atoms.calc.get_property("band_gap", atoms), \
+    ...     atoms.calc.get_property("band_gap_std", atoms)
+    >>> VelocityVerlet(atoms, timestep=1.0 * units.fs).run(100)
+    """
+
+    #: Everything the calculator can give; an instance lists what its model gives.
+    implemented_properties: ClassVar[list[str]] = [  # type: ignore[misc]
+        keys.ENERGY,
+        keys.FREE_ENERGY,
+        keys.FORCES,
+        keys.STRESS,
+        keys.BAND_GAP,
+        keys.VBM,
+        keys.HYDROSTATIC_STRESS,
+        keys.ENERGY_PER_ATOM,
+    ]
+    default_parameters: ClassVar[dict[str, Any]] = {}  # type: ignore[misc]
+
+    def __init__(
+        self,
+        model: ModelSpec = None,
+        device: str | torch.device = "auto",
+    ) -> None:
+        from ase_phonongnn.predict._models import Committee
+
+        super().__init__()
+        self.committee: Committee = Committee.load(model, device)
+        # instance attribute: ASE's get_property refuses what is not listed
+        self.implemented_properties = list(  # type: ignore[misc]
+            self.committee.output_names
+        )
+        self.parameters.update(
+            model=list(self.committee.sources), device=str(self.committee.device)
+        )
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        device: str | torch.device = "cpu",
+    ) -> PhononGNNCalc:
+        """Return a calculator of the model(s) saved at ``path`` (default CPU)."""
+        return cls(model=path, device=device)
+
+    # -- description ----------------------------------------------------------
+    @property
+    def models(self) -> list[GraphModel]:
+        """The loaded models (one, or the committee members)."""
+        return list(self.committee.models)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the models run."""
+        return self.committee.device
+
+    @property
+    def species(self) -> tuple[int, ...]:
+        """Atomic numbers that every model knows."""
+        return self.committee.species
+
+    def _get_name(self) -> str:
+        return "phonongnn"
+
+    def __repr__(self) -> str:
+        return (
+            f"PhononGNNCalc(model={list(self.committee.sources)!r}, "
+            f"device={str(self.device)!r})"
+        )
+
+    # -- the calculation -----------------------------------------------------
+    def calculate(
+        self,
+        atoms: Atoms | None = None,
+        properties: Sequence[str] = (keys.ENERGY,),
+        system_changes: Sequence[str] = all_changes,
+    ) -> None:
+        """Evaluate every property of ``atoms``; see :class:`PhononGNNCalc`."""
+        super().calculate(atoms, properties, system_changes)
+        if self.atoms is None:
+            raise ValueError("no atoms to calculate: pass atoms or attach the calc")
+        self.committee.check_structure(self.atoms)
+        out = self.committee.evaluate([self.atoms], self.committee.properties)
+        results: dict[str, Any] = {}
+        for name, value in out.items():
+            base = name.removesuffix("_std")
+            if base == keys.FORCES:
+                results[name] = np.array(value)
+            elif base == keys.STRESS:
+                results[name] = np.array(value[0])
+            else:
+                results[name] = float(value[0])
+        self.results = results
