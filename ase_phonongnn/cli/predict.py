@@ -1,0 +1,181 @@
+"""``phonongnn predict``: properties of structures and trajectories, batched.
+
+Reads every INPUT lazily (extxyz, ASE .traj, VASP XDATCAR, LAMMPS dump, any
+other format ``ase.io`` reads, or a snapshot store), predicts a batch of
+frames at a time, writes each frame's results to ``--out`` (CSV, store, or
+an ``ase.io`` file with results in ``atoms.info``) and prints, per input, the
+mean of every scalar property over its frames with a block-averaging error
+bar (the time average of an MD trajectory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from ase_phonongnn import keys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``phonongnn predict``."""
+    parser.add_argument(
+        "model", help="model file (.safetensors), or 'default' for the shipped model"
+    )
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="INPUT",
+        help="structures: .extxyz, .traj, XDATCAR, LAMMPS dump, any ase.io "
+        "format, or a snapshot store (.h5)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="per-frame results: .csv, .h5 (a store) or an ase.io file "
+        "(.extxyz, .traj; results in atoms.info)",
+    )
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="auto (CUDA when present), cpu, cuda or cuda:N (default auto)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=32, help="frames per batch (default 32)"
+    )
+    parser.add_argument(
+        "--committee",
+        nargs="+",
+        default=[],
+        metavar="MODEL",
+        help="more models: with MODEL a committee, giving <property>_std spreads",
+    )
+    parser.add_argument(
+        "--properties",
+        nargs="+",
+        metavar="PROPERTY",
+        help="properties to predict (default all the model gives), e.g. "
+        "band_gap vbm energy",
+    )
+    parser.add_argument(
+        "--index", default=":", help="frames of each input, e.g. '::10' (default ':')"
+    )
+    parser.add_argument(
+        "--format", help="ase.io format of the inputs, e.g. lammps-dump-text"
+    )
+    parser.add_argument("--out-format", help="ase.io format of --out")
+    parser.add_argument(
+        "--discard",
+        type=int,
+        default=0,
+        help="frames of each input left out of the averages (equilibration)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace --out")
+    parser.add_argument(
+        "--json", action="store_true", help="print the averages as JSON"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Predict every input, write --out, print the averages."""
+    from ase_phonongnn.predict import (
+        Committee,
+        PredictionWriter,
+        block_average,
+        iter_predictions,
+    )
+
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1 (got {args.batch_size})")
+    if args.discard < 0:
+        raise ValueError(f"--discard must be >= 0 (got {args.discard})")
+    for source in args.inputs:
+        if not source.exists():
+            raise FileNotFoundError(f"no input file {source}")
+    if args.out is not None and args.out.exists() and not args.overwrite:
+        raise ValueError(f"{args.out} exists; choose another --out or add --overwrite")
+    models = [args.model, *args.committee]
+    committee = Committee.load(models if len(models) > 1 else args.model, args.device)
+    wanted = committee.check_properties(args.properties)
+    writer = (
+        PredictionWriter(
+            args.out, committee, overwrite=args.overwrite, out_format=args.out_format
+        )
+        if args.out is not None
+        else None
+    )
+    report: dict[str, Any] = {}
+    try:
+        for source in args.inputs:
+            series: dict[str, list[float]] = {}
+            for atoms, results in iter_predictions(
+                committee,
+                source,
+                batch_size=args.batch_size,
+                properties=wanted,
+                progress=not args.no_progress,
+                index=args.index,
+                format=args.format,
+            ):
+                if writer is not None:
+                    writer.write(atoms, results)
+                for name, value in results.items():
+                    if isinstance(value, float):
+                        series.setdefault(name, []).append(value)
+            n_frames = len(next(iter(series.values()), []))
+            averages = {}
+            for name, values in series.items():
+                if len(values) - args.discard >= 2:
+                    averages[name] = block_average(
+                        values, discard=args.discard
+                    ).to_dict()
+                elif len(values) > args.discard:
+                    averages[name] = {
+                        "mean": values[-1],
+                        "error": math.nan,
+                        "n_samples": 1,
+                        "converged": False,
+                    }
+            report[str(source)] = {"n_frames": n_frames, "averages": averages}
+    finally:
+        if writer is not None:
+            writer.close()
+    if args.json:
+        print(json.dumps(_json_safe(report), indent=2))
+    else:
+        _print_report(report)
+    if writer is not None:
+        print(f"wrote {writer.count} frames to {args.out}")
+    return 0
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    return value
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    for source, entry in report.items():
+        print(f"{source}: {entry['n_frames']} frames")
+        if not entry["averages"]:
+            continue
+        print(f"  {'property':<26} {'mean':>14} {'error':>11}  {'unit':<9} blocks")
+        for name, avg in entry["averages"].items():
+            unit = keys.UNITS.get(name.removesuffix("_std"), "")
+            blocks = (
+                f"{avg['n_blocks']} of {avg['block_size']}"
+                if "n_blocks" in avg
+                else "-"
+            )
+            flag = "" if avg.get("converged") else "  (no plateau: error >= shown)"
+            print(
+                f"  {name:<26} {avg['mean']:>14.6g} {avg['error']:>11.3g}  "
+                f"{unit:<9} {blocks}{flag}"
+            )
