@@ -17,7 +17,9 @@ The call contract shared by all::
 model's ``cutoff``) or a PyG batch of them; ``out`` maps
 :mod:`ase_phonongnn.keys` names to tensors in physical units: each target
 (B,), and for potentials ``energy`` (B,) eV, ``forces`` (n, 3) eV/Å and
-``stress`` (B, 6) eV/Å³ on request.
+``stress`` (B, 6) eV/Å³ on request. A graph may carry an optional
+``edge_mask`` (E,) that weights each edge's message (0 removes the edge,
+:meth:`GraphModel.edge_mask`); :mod:`ase_phonongnn.explain` uses it.
 
 Models are saved as one safetensors file (:func:`save_model`) and loaded by
 :func:`load_model`, which refuses anything but weights.
@@ -25,7 +27,7 @@ Models are saved as one safetensors file (:func:`save_model`) and loaded by
 
 from __future__ import annotations
 
-from ase_phonongnn.model._base import GraphModel
+from ase_phonongnn.model._base import EDGE_MASK, GraphModel
 from ase_phonongnn.model._config import MODEL_KEYS, ModelConfig
 from ase_phonongnn.model._io import (
     FORMAT,
@@ -44,6 +46,7 @@ from ase_phonongnn.model._paper import (
 from ase_phonongnn.model._registry import MODELS, build_model
 
 __all__ = [
+    "EDGE_MASK",
     "FORMAT",
     "FORMAT_VERSION",
     "MODELS",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import torch
@@ -16,6 +16,10 @@ from ase_phonongnn.errors import UnknownElementError
 from ase_phonongnn.model._config import ModelConfig
 
 _N_ELEMENTS = 119
+
+#: Name of the optional per-edge attribute of a graph that weights each edge's
+#: message (see :meth:`GraphModel.edge_mask`).
+EDGE_MASK: Final = "edge_mask"
 
 
 class GraphModel(torch.nn.Module):
@@ -135,6 +139,39 @@ class GraphModel(torch.nn.Module):
                 "train a model on data that contains it"
             )
         return index
+
+    @staticmethod
+    def edge_mask(data: Data) -> Tensor | None:
+        r"""Return the optional edge mask of a graph, shape (E,), or None.
+
+        A graph may carry ``data.edge_mask``, one dimensionless weight
+        :math:`m_e` per edge, that every model multiplies into the message of
+        that edge in every layer: 1 leaves the prediction unchanged, 0 is the
+        same as removing the edge from the graph, and values in between scale
+        the message linearly. Explanations
+        (:mod:`ase_phonongnn.explain`) differentiate predictions with respect
+        to it; nothing else sets it.
+
+        Raises
+        ------
+        ValueError
+            If it is not a floating tensor with one value per edge.
+        """
+        mask = getattr(data, EDGE_MASK, None)
+        if mask is None:
+            return None
+        n_edges = int(data.edge_index.shape[1])
+        if (
+            not isinstance(mask, Tensor)
+            or not mask.is_floating_point()
+            or tuple(mask.shape) != (n_edges,)
+        ):
+            got = tuple(mask.shape) if isinstance(mask, Tensor) else type(mask).__name__
+            raise ValueError(
+                f"data.{EDGE_MASK} must be a floating tensor of shape ({n_edges},), "
+                f"one weight per edge (got {got}); delete it to use every edge fully"
+            )
+        return mask
 
     def scale_outputs(self, raw: Tensor) -> Tensor:
         """Map network outputs (B, T) to physical units (B, T)."""

@@ -331,9 +331,14 @@ class PotentialGNN(GraphModel):
         _, distances = edge_vectors(data, positions, cell)
         envelope = self.envelope(distances)
         radial = self.radial(distances) * envelope.unsqueeze(-1)
+        # The edge mask scales each message linearly (0 removes the edge), so
+        # it multiplies the envelope that weights the messages, not the
+        # filter's input.
+        mask = self.edge_mask(data)
+        weight = envelope if mask is None else envelope * mask
         h: Tensor = self.embedding(species)
         for interaction in self.interactions:
-            h = interaction(h, radial, envelope, data.edge_index, self.mean_neighbours)
+            h = interaction(h, radial, weight, data.edge_index, self.mean_neighbours)
         return h
 
     def fit_normalisation(self, graphs: Sequence[Data]) -> None:

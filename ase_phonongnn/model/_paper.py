@@ -140,6 +140,9 @@ class PaperGraphConv(GraphModel):
         batch, n_graphs = self.graph_batch(data)
         _, distances = edge_vectors(data)
         weight = (distances - self.distance_shift) / self.distance_scale
+        mask = self.edge_mask(data)
+        if mask is not None:
+            weight = weight * mask
         x = (data.x - self.feature_shift) / self.feature_scale
         for conv, norm in zip(self.convs, self.norms, strict=True):
             x = torch.relu(norm(conv(x, data.edge_index, weight)))
