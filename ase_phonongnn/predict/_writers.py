@@ -28,6 +28,8 @@ from ase_phonongnn.predict._models import PER_ATOM, STD_SUFFIX, Committee, Model
 VOIGT: Final = ("xx", "yy", "zz", "yz", "xz", "xy")
 #: Labeller name recorded with predictions written to a store.
 LABELLER: Final = "ase_phonongnn.predict"
+#: ase.io formats whose files are frames one after another (streamed).
+_CONCATENATED: Final = ("extxyz", "xyz")
 #: Labels a store keeps (the committee spreads go into the provenance).
 _STORED: Final = (
     keys.ENERGY,
@@ -85,6 +87,7 @@ class PredictionWriter:
         self._header: list[str] | None = None
         self._store: Any = None
         self._format: str | None = None
+        self._trajectory: Any = None
         if suffix == ".csv" and out_format is None:
             self._handle = self.path.open("w", newline="")
             self._csv = csv.writer(self._handle)
@@ -100,8 +103,13 @@ class PredictionWriter:
             if not io_format.can_write:
                 raise ValueError(f"ase.io cannot write format {name!r} ({self.path})")
             self._format = name
-            self._single = io_format.single or not io_format.can_append
             self.path.unlink(missing_ok=True)
+            if name == "traj":
+                from ase.io.trajectory import TrajectoryWriter
+
+                self._trajectory = TrajectoryWriter(str(self.path), mode="w")
+            elif name in _CONCATENATED:
+                self._handle = self.path.open("w")
 
     def write(self, atoms: Atoms, results: dict[str, Any]) -> None:
         """Write one frame and its results (from :func:`iter_predictions`)."""
@@ -121,6 +129,9 @@ class PredictionWriter:
         if self._store is not None:
             self._store.close()
             self._store = None
+        if self._trajectory is not None:
+            self._trajectory.close()
+            self._trajectory = None
 
     def __enter__(self) -> PredictionWriter:
         return self
@@ -179,15 +190,20 @@ class PredictionWriter:
     def _write_ase(self, atoms: Atoms, results: dict[str, Any]) -> None:
         import ase.io
 
-        if self.count == 1 and self._single:
-            raise ValueError(
-                f"format {self._format!r} holds one structure and cannot take "
-                "several frames; write .extxyz, .traj, .csv or .h5"
-            )
         frame = atoms.copy()
         frame.calc = None
         attach_results(frame, results)
-        ase.io.write(self.path, frame, format=self._format, append=self.count > 0)
+        if self._trajectory is not None:
+            self._trajectory.write(frame)
+        elif self._handle is not None:
+            ase.io.write(self._handle, frame, format=self._format)
+        elif self.count == 0:
+            ase.io.write(self.path, frame, format=self._format)
+        else:
+            raise ValueError(
+                f"cannot stream several frames into format {self._format!r}; "
+                "write .extxyz, .xyz, .traj, .csv or .h5"
+            )
 
 
 def write_predictions(
@@ -214,11 +230,12 @@ def write_predictions(
     - ``.h5``/``.hdf5``: a new snapshot store holding each frame with its
       predictions as labels (status done; labeller ``ase_phonongnn.predict``,
       the model files and the committee spreads in the provenance).
-    - anything else: written with ``ase.io.write`` frame by frame (extxyz,
-      ``.traj`` ...), the results in ``atoms.info``/``atoms.arrays`` (see
-      :func:`attach_results`); ``out_format`` names the ``ase.io`` format if
-      the suffix does not. An attached calculator is not written: its values
-      would contradict the predictions.
+    - ``.extxyz``/``.xyz``/``.traj`` (or another ``ase.io`` format for a
+      single frame): written with ``ase.io`` frame by frame, the results in
+      ``atoms.info``/``atoms.arrays`` (see :func:`attach_results`);
+      ``out_format`` names the ``ase.io`` format if the suffix does not. An
+      attached calculator is not written: its values would contradict the
+      predictions.
 
     Memory stays bounded by ``batch_size``: frames are read, predicted and
     written a batch at a time. Other arguments as in :func:`predict`.
