@@ -1,0 +1,102 @@
+"""Thermal averages by sampling: equipartition, thermal pressure, the plot."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from ase.units import kB
+
+from ase_phonongnn import PhononGNNCalc, keys, thermal_averages
+from ase_phonongnn.predict import ThermalAverages, plot_thermal_averages
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def classical(cu_potential, cu_sampler) -> ThermalAverages:
+    return thermal_averages(
+        cu_potential,
+        cu_sampler,
+        [100.0, 200.0, 300.0],
+        16,
+        statistics="classical",
+        seed=1,
+        device="cpu",
+    )
+
+
+def test_potential_energy_follows_equipartition(classical, cu_potential, cu_sampler):
+    # Classical harmonic snapshots hold (3N - 3)/2 k_B T of potential energy
+    # (3N - 3 vibrational modes). The model, trained on EMT Cu, should find
+    # it up to its error and EMT's anharmonicity (EMT itself: +3.5 % at 300 K).
+    n = len(cu_sampler.supercell)
+    e0 = PhononGNNCalc(cu_potential, device="cpu").get_potential_energy(
+        cu_sampler.supercell
+    )
+    excess = classical.mean[keys.ENERGY] - e0
+    expected = 1.5 * (n - 1) * kB * classical.temperatures
+    np.testing.assert_allclose(excess, expected, rtol=0.1)
+    assert classical.mean[keys.ENERGY_PER_ATOM] == pytest.approx(
+        classical.mean[keys.ENERGY] / n
+    )
+
+
+def test_errors_are_standard_errors_of_independent_snapshots(classical):
+    assert classical.properties == (
+        keys.HYDROSTATIC_STRESS,
+        keys.ENERGY_PER_ATOM,
+        keys.ENERGY,
+    )  # no band-gap head: not averaged
+    for name in classical.properties:
+        values = classical.values[name]
+        assert values.shape == (3, 16)
+        np.testing.assert_allclose(classical.mean[name], values.mean(axis=1))
+        np.testing.assert_allclose(
+            classical.error[name], values.std(axis=1, ddof=1) / math.sqrt(16)
+        )
+    # the energy spread grows with T (~ sqrt(N) k_B T in the harmonic limit)
+    assert np.all(np.diff(classical.std[keys.ENERGY]) > 0)
+
+
+def test_thermal_pressure_makes_the_stress_more_compressive(classical):
+    # at fixed volume, heating pushes outwards: the ASE stress (positive
+    # tensile) falls with T
+    mean = classical.mean[keys.HYDROSTATIC_STRESS]
+    error = classical.error[keys.HYDROSTATIC_STRESS]
+    assert mean[0] - mean[-1] > 4 * math.hypot(error[0], error[-1])
+
+
+def test_quantum_snapshots_carry_zero_point_energy(classical, cu_potential, cu_sampler):
+    quantum = thermal_averages(
+        cu_potential, cu_sampler, 100.0, 16, seed=1, properties=["energy"]
+    )
+    assert quantum.mean[keys.ENERGY][0] > classical.mean[keys.ENERGY][0] + 0.1
+
+
+def test_plot_and_record(classical, tmp_path):
+    path = plot_thermal_averages(classical, tmp_path / "thermal.png")
+    assert path.read_bytes()[:8] == PNG
+    assert classical.plot(tmp_path / "again.png").stat().st_size > 1000
+    record = classical.to_dict()
+    assert record["units"][keys.HYDROSTATIC_STRESS] == "GPa"
+    assert record["seed"] == 1 and record["n_snapshots"] == 16
+    with pytest.raises(ValueError, match="properties must be some of"):
+        plot_thermal_averages(classical, tmp_path / "x.png", properties=["band_gap"])
+
+
+def test_property_choice_is_checked(cu_potential, cu_sampler):
+    with pytest.raises(ValueError, match="'band_gap' not given"):
+        thermal_averages(cu_potential, cu_sampler, 100.0, 2, properties=["band_gap"])
+    with pytest.raises(ValueError, match="thermal averages are of scalars"):
+        thermal_averages(cu_potential, cu_sampler, 100.0, 2, properties=["forces"])
