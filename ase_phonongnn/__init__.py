@@ -32,6 +32,12 @@ _LAZY = {
     "block_average": "ase_phonongnn.predict",
     "time_averages": "ase_phonongnn.predict",
     "PhononGNNCalc": "ase_phonongnn.calculator",
+    "ExplainConfig": "ase_phonongnn.explain",
+    "EdgeImportance": "ase_phonongnn.explain",
+    "explain_prediction": "ase_phonongnn.explain",
+    "explain_dataset": "ase_phonongnn.explain",
+    "aggregate_bond_types": "ase_phonongnn.explain",
+    "deletion_curve": "ase_phonongnn.explain",
 }
 
 #: Subpackages that are public names. ``ase_phonongnn.predict`` is both the
@@ -45,6 +51,14 @@ __all__ = ["__version__", *_LAZY, *_SUBPACKAGE_NAMES]
 if TYPE_CHECKING:
     from ase_phonongnn import predict  # noqa: F401
     from ase_phonongnn.calculator import PhononGNNCalc  # noqa: F401
+    from ase_phonongnn.explain import (  # noqa: F401
+        EdgeImportance,
+        ExplainConfig,
+        aggregate_bond_types,
+        deletion_curve,
+        explain_dataset,
+        explain_prediction,
+    )
     from ase_phonongnn.graph import build_graph  # noqa: F401
     from ase_phonongnn.label import label_snapshots  # noqa: F401
     from ase_phonongnn.model import ModelConfig, load_model, save_model  # noqa: F401

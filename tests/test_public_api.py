@@ -10,7 +10,7 @@ import pytest
 
 import ase_phonongnn
 
-SUBPACKAGES = ["sample", "label", "store", "graph", "model", "train"]
+SUBPACKAGES = ["sample", "label", "store", "graph", "model", "train", "explain"]
 
 
 def test_import_does_not_import_torch() -> None:
