@@ -83,8 +83,9 @@ def model_graph(model: GraphModel, structure: Atoms | Data) -> Data:
             "structure must be an ase.Atoms or a graph from build_graph "
             f"(got {type(structure).__name__})"
         )
+    graph = graph.to(device)
     model.species_indices(graph.z)
-    return graph.to(device)
+    return graph
 
 
 def _checked_graph(model: GraphModel, data: Data, dtype: torch.dtype) -> Data:
