@@ -130,7 +130,7 @@ class PhononGNNCalc(Calculator):
     ) -> None:
         from ase_phonongnn.predict._models import Committee
 
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.committee: Committee = Committee.load(model, device)
         # instance attribute: ASE's get_property refuses what is not listed
         self.implemented_properties = list(  # type: ignore[misc]
@@ -182,7 +182,9 @@ class PhononGNNCalc(Calculator):
         system_changes: Sequence[str] = all_changes,
     ) -> None:
         """Evaluate every property of ``atoms``; see :class:`PhononGNNCalc`."""
-        super().calculate(atoms, properties, system_changes)
+        super().calculate(  # type: ignore[no-untyped-call]
+            atoms, properties, system_changes
+        )
         if self.atoms is None:
             raise ValueError("no atoms to calculate: pass atoms or attach the calc")
         self.committee.check_structure(self.atoms)

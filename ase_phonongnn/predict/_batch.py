@@ -79,11 +79,13 @@ def read_structures(
 
 
 def _read_store(path: Path, index: str | int | slice) -> Iterator[Atoms]:
-    from ase.io.formats import string2index
+    from ase.io.formats import string2index  # type: ignore[attr-defined]
 
     from ase_phonongnn.store import SnapshotStore
 
     selection = string2index(index) if isinstance(index, str) else index
+    if isinstance(selection, str):
+        raise ValueError(f"index must be an integer or a slice (got {index!r})")
     with SnapshotStore.open(path) as store:
         rows = range(len(store))
         if isinstance(selection, int):

@@ -191,6 +191,11 @@ def model_properties(model: GraphModel) -> tuple[str, ...]:
     return tuple(p for p in PROPERTIES if p in found)
 
 
+def formula(atoms: Atoms) -> str:
+    """Return the chemical formula of ``atoms`` (e.g. ``Ag3BrS``)."""
+    return str(atoms.get_chemical_formula())  # type: ignore[no-untyped-call]
+
+
 def _symbol(z: int) -> str:
     return chemical_symbols[z] if 0 < z < len(chemical_symbols) else f"Z={z}"
 
@@ -301,7 +306,7 @@ class Committee:
         volume = abs(float(np.linalg.det(atoms.cell.array)))
         if not atoms.pbc.all() or volume < 1e-6:
             raise UnsupportedStructureError(
-                f"{where} ({atoms.get_chemical_formula()}) is not a 3D-periodic "
+                f"{where} ({formula(atoms)}) is not a 3D-periodic "
                 f"crystal (pbc={atoms.pbc.tolist()}, cell volume {volume:.3g} Å^3); "
                 "the models describe bulk crystals: give it its full 3x3 cell and "
                 "set atoms.pbc = True"
@@ -311,7 +316,7 @@ class Committee:
             owner = "this model's" if self.size == 1 else "the committee's common"
             raise UnsupportedElementError(
                 f"element {', '.join(_symbol(z) for z in unknown)} of {where} "
-                f"({atoms.get_chemical_formula()}) is not in {owner} species "
+                f"({formula(atoms)}) is not in {owner} species "
                 f"({', '.join(_symbol(z) for z in self.species)}); use a model "
                 "trained on data that contain it"
             )

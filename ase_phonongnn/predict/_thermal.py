@@ -163,7 +163,7 @@ def thermal_averages(
         raise ValueError(f"temperatures must be a list of K (got {temperatures!r})")
     committee = model if isinstance(model, Committee) else Committee.load(model, device)
     if properties is None:
-        names = [p for p in THERMAL_PROPERTIES if p in committee.properties]
+        names: list[str] = [p for p in THERMAL_PROPERTIES if p in committee.properties]
         if not names:
             raise ValueError(
                 "the model gives none of "
@@ -176,7 +176,9 @@ def thermal_averages(
             raise ValueError(
                 f"thermal averages are of scalars; drop {', '.join(per_atom)}"
             )
-    values = {p: np.full((temps.size, n_snapshots), np.nan) for p in names}
+    values: dict[str, NDArray[np.float64]] = {
+        p: np.full((temps.size, n_snapshots), np.nan) for p in names
+    }
     used_seed: int | None = seed
     for t, temperature in enumerate(temps):
         snapshots = sampler.sample(
@@ -200,12 +202,17 @@ def thermal_averages(
         for s, (_, results) in enumerate(predictions):
             for p in names:
                 values[p][t, s] = results[p]
-    mean = {p: v.mean(axis=1) for p, v in values.items()}
+    mean: dict[str, NDArray[np.float64]] = {
+        p: v.mean(axis=1) for p, v in values.items()
+    }
+    std: dict[str, NDArray[np.float64]]
     if n_snapshots > 1:
         std = {p: v.std(axis=1, ddof=1) for p, v in values.items()}
     else:
         std = {p: np.full(temps.size, np.nan) for p in names}
-    error = {p: s / math.sqrt(n_snapshots) for p, s in std.items()}
+    error: dict[str, NDArray[np.float64]] = {
+        p: s / math.sqrt(n_snapshots) for p, s in std.items()
+    }
     return ThermalAverages(
         temperatures=temps,
         mean=mean,

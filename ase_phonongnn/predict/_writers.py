@@ -22,7 +22,13 @@ from ase_phonongnn.predict._batch import (
     attach_results,
     iter_predictions,
 )
-from ase_phonongnn.predict._models import PER_ATOM, STD_SUFFIX, Committee, ModelSpec
+from ase_phonongnn.predict._models import (
+    PER_ATOM,
+    STD_SUFFIX,
+    Committee,
+    ModelSpec,
+    formula,
+)
 
 #: Voigt components, in ASE's order, for CSV column names.
 VOIGT: Final = ("xx", "yy", "zz", "yz", "xz", "xy")
@@ -107,7 +113,9 @@ class PredictionWriter:
             if name == "traj":
                 from ase.io.trajectory import TrajectoryWriter
 
-                self._trajectory = TrajectoryWriter(str(self.path), mode="w")
+                self._trajectory = TrajectoryWriter(  # type: ignore[no-untyped-call]
+                    str(self.path), mode="w"
+                )
             elif name in _CONCATENATED:
                 self._handle = self.path.open("w")
 
@@ -149,7 +157,7 @@ class PredictionWriter:
         row: dict[str, Any] = {
             "frame": self.count,
             "n_atoms": len(atoms),
-            "formula": atoms.get_chemical_formula(),
+            "formula": formula(atoms),
         }
         for name, value in results.items():
             base = name.removesuffix(STD_SUFFIX)
@@ -167,7 +175,7 @@ class PredictionWriter:
         self._csv.writerow([row.get(column, "") for column in self._header])
 
     def _write_store(self, atoms: Atoms, results: dict[str, Any]) -> None:
-        snapshot = atoms.copy()
+        snapshot = atoms.copy()  # type: ignore[no-untyped-call]
         snapshot.calc = None
         (row,) = self._store.add([snapshot])
         provenance: dict[str, Any] = {
@@ -190,7 +198,7 @@ class PredictionWriter:
     def _write_ase(self, atoms: Atoms, results: dict[str, Any]) -> None:
         import ase.io
 
-        frame = atoms.copy()
+        frame = atoms.copy()  # type: ignore[no-untyped-call]
         frame.calc = None
         attach_results(frame, results)
         if self._trajectory is not None:
