@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
+
+from ase_phonongnn._config import check_integer, check_number, config_from_dict
 
 Method = Literal["gnnexplainer", "integrated-gradients"]
 
@@ -70,19 +71,19 @@ class ExplainConfig:
             raise ValueError(
                 f"method must be one of {', '.join(METHODS)} (got {self.method!r})"
             )
-        _integer(self.seed, "seed", minimum=0)
-        _number(self.threshold, "threshold")
+        check_integer(self.seed, "seed", minimum=0)
+        check_number(self.threshold, "threshold")
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(
                 "threshold is a scaled importance and must be in [0, 1] "
                 f"(got {self.threshold}); the paper uses {SIGNIFICANCE_THRESHOLD}"
             )
-        _integer(self.epochs, "epochs", minimum=1)
-        _number(self.learning_rate, "learning_rate", positive=True)
-        _number(self.edge_size, "edge_size")
-        _number(self.edge_entropy, "edge_entropy")
-        _integer(self.n_steps, "n_steps", minimum=1)
-        _integer(self.steps_per_batch, "steps_per_batch", minimum=1)
+        check_integer(self.epochs, "epochs", minimum=1)
+        check_number(self.learning_rate, "learning_rate", positive=True)
+        check_number(self.edge_size, "edge_size")
+        check_number(self.edge_entropy, "edge_entropy")
+        check_integer(self.n_steps, "n_steps", minimum=1)
+        check_integer(self.steps_per_batch, "steps_per_batch", minimum=1)
         for name in ("threshold", "learning_rate", "edge_size", "edge_entropy"):
             object.__setattr__(self, name, float(getattr(self, name)))
 
@@ -93,32 +94,9 @@ class ExplainConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ExplainConfig:
         """Build from a dict; unknown keys are refused with the valid ones."""
-        if not isinstance(data, Mapping):
-            raise TypeError(
-                f"ExplainConfig needs a mapping (got {type(data).__name__})"
-            )
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(names))
-        if unknown:
-            raise ValueError(
-                f"unknown ExplainConfig key(s) {', '.join(unknown)}; "
-                f"valid: {', '.join(names)}"
-            )
-        return cls(**dict(data))
+        return config_from_dict(cls, data)
 
     def replace(self, **changes: Any) -> ExplainConfig:
         """Return a copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
-
-def _integer(value: Any, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum} (got {value!r})")
-
-
-def _number(value: Any, name: str, positive: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number (got {value!r})")
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        kind = "positive" if positive else "non-negative"
-        raise ValueError(f"{name} must be {kind} and finite (got {value!r})")

@@ -11,6 +11,7 @@ from typing import Any, Final
 from ase.data import chemical_symbols
 
 from ase_phonongnn import keys
+from ase_phonongnn._config import config_from_dict
 
 #: Keys of the closed model registry, in display order.
 MODEL_KEYS: Final = (
@@ -115,26 +116,13 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
         """Build from a dict; unknown keys are refused with the valid ones."""
-        config: ModelConfig = _from_dict(cls, data)
+        config: ModelConfig = config_from_dict(cls, data)
         return config
 
     def replace(self, **changes: Any) -> ModelConfig:
         """Return a copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
-
-def _from_dict(cls: Any, data: Mapping[str, Any]) -> Any:
-    if not isinstance(data, Mapping):
-        raise TypeError(f"{cls.__name__} needs a mapping (got {type(data).__name__})")
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise ValueError(
-            f"unknown {cls.__name__} key(s) {', '.join(unknown)}; "
-            f"valid: {', '.join(names)}"
-        )
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-    return cls(**values)
 
 
 def _as_tuple(value: Any, name: str) -> tuple[Any, ...]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Literal
 
+from ase_phonongnn._config import config_from_dict
 from ase_phonongnn.sample.modes import ImaginaryPolicy
 
 Method = Literal["paper", "normal-mode", "zg", "random"]
@@ -86,10 +87,4 @@ class SamplingConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SamplingConfig:
         """Build from :meth:`to_dict` output; unknown keys are an error."""
-        valid = {f.name for f in fields(cls)}
-        unknown = set(data) - valid
-        if unknown:
-            raise ValueError(
-                f"unknown sampling option(s) {sorted(unknown)}; valid: {sorted(valid)}"
-            )
-        return cls(**data)
+        return config_from_dict(cls, data)

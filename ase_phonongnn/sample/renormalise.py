@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from numpy.typing import NDArray
 from phonopy import Phonopy
 from tqdm.auto import tqdm
 
+from ase_phonongnn._config import config_from_dict
 from ase_phonongnn.errors import ConvergenceError
 from ase_phonongnn.sample._phonopy import full_force_constants, load_phonopy
 from ase_phonongnn.sample.force_constants import save_phonopy
@@ -110,12 +111,7 @@ class RenormalisationConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RenormalisationConfig:
         """Build from :meth:`to_dict` output; unknown keys are an error."""
-        valid = {f.name for f in fields(cls)}
-        if set(data) - valid:
-            raise ValueError(
-                f"unknown option(s) {sorted(set(data) - valid)}; valid: {sorted(valid)}"
-            )
-        return cls(**data)
+        return config_from_dict(cls, data)
 
 
 @dataclass

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 import torch
 
+from ase_phonongnn._config import check_integer, check_number, config_from_dict
+
 Dtype = Literal["float32", "float64"]
 
 
@@ -70,7 +72,7 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        _integer(self.seed, "seed", minimum=0)
+        check_integer(self.seed, "seed", minimum=0)
         fractions = tuple(float(f) for f in self.fractions)
         if len(fractions) != 3 or min(fractions) < 0 or fractions[0] <= 0:
             raise ValueError(
@@ -80,15 +82,15 @@ class TrainConfig:
         if not math.isclose(sum(fractions), 1.0, abs_tol=1e-6):
             raise ValueError(f"fractions must sum to 1 (got {self.fractions})")
         object.__setattr__(self, "fractions", fractions)
-        _integer(self.batch_size, "batch_size", minimum=1)
-        _integer(self.max_epochs, "max_epochs", minimum=1)
-        _integer(self.patience, "patience", minimum=1)
-        _integer(self.lr_decay_patience, "lr_decay_patience", minimum=0)
-        _number(self.learning_rate, "learning_rate", positive=True)
-        _number(self.weight_decay, "weight_decay")
-        _number(self.force_weight, "force_weight")
-        _number(self.stress_weight, "stress_weight")
-        _number(self.lr_decay_factor, "lr_decay_factor", positive=True)
+        check_integer(self.batch_size, "batch_size", minimum=1)
+        check_integer(self.max_epochs, "max_epochs", minimum=1)
+        check_integer(self.patience, "patience", minimum=1)
+        check_integer(self.lr_decay_patience, "lr_decay_patience", minimum=0)
+        check_number(self.learning_rate, "learning_rate", positive=True)
+        check_number(self.weight_decay, "weight_decay")
+        check_number(self.force_weight, "force_weight")
+        check_number(self.stress_weight, "stress_weight")
+        check_number(self.lr_decay_factor, "lr_decay_factor", positive=True)
         if self.lr_decay_factor > 1:
             raise ValueError(
                 f"lr_decay_factor must be in (0, 1] (got {self.lr_decay_factor})"
@@ -96,7 +98,7 @@ class TrainConfig:
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be float32 or float64 (got {self.dtype!r})")
         if self.max_time is not None:
-            _number(self.max_time, "max_time", positive=True)
+            check_number(self.max_time, "max_time", positive=True)
         if not isinstance(self.device, str) or not (
             self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")
         ):
@@ -126,33 +128,9 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
         """Build from a dict; unknown keys are refused with the valid ones."""
-        if not isinstance(data, Mapping):
-            raise TypeError(f"TrainConfig needs a mapping (got {type(data).__name__})")
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(names))
-        if unknown:
-            raise ValueError(
-                f"unknown TrainConfig key(s) {', '.join(unknown)}; "
-                f"valid: {', '.join(names)}"
-            )
-        values: dict[str, Any] = {
-            k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
-        }
-        return cls(**values)
+        return config_from_dict(cls, data)
 
     def replace(self, **changes: Any) -> TrainConfig:
         """Return a copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
-
-def _integer(value: Any, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum} (got {value!r})")
-
-
-def _number(value: Any, name: str, positive: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number (got {value!r})")
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        kind = "positive" if positive else "non-negative"
-        raise ValueError(f"{name} must be {kind} and finite (got {value!r})")
