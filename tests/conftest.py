@@ -140,3 +140,19 @@ def property_model():
         return model.eval()
 
     return make
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test on one torch intra-op thread, restored after.
+
+    On cores shared with other work, two threads ran the small graphs of the
+    tests up to 20 times slower. Modules opt in with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

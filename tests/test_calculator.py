@@ -25,13 +25,7 @@ from ase_phonongnn.predict import (
     UnsupportedStructureError,
 )
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def cu_supercell(rattle: float = 0.05, seed: int = 0) -> Atoms:

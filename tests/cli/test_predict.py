@@ -15,13 +15,7 @@ from ase_phonongnn import SnapshotStore, keys, predict
 from ase_phonongnn.cli.main import main
 from ase_phonongnn.model import save_model
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

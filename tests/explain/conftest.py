@@ -10,18 +10,7 @@ from ase_phonongnn import keys
 from ase_phonongnn.model import ModelConfig
 from ase_phonongnn.train import TrainConfig, train
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Run each test on one intra-op thread (restored after).
-
-    On cores shared with other work, two threads ran these small graphs up
-    to 20 times slower.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="session")

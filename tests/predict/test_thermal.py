@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 from ase.units import kB
 
 from ase_phonongnn import PhononGNNCalc, keys, thermal_averages
@@ -15,12 +14,7 @@ from ase_phonongnn.predict import ThermalAverages, plot_thermal_averages
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
