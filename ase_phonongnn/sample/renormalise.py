@@ -169,8 +169,9 @@ def renormalise(
         Optional executor that computes the forces of one iteration in
         parallel.
     checkpoint_dir
-        Directory for ``iteration_<k>_params.yaml`` and ``history.json``; an
-        existing checkpoint there is resumed.
+        Directory for ``iteration_<k>_params.yaml``, the displacement–force data
+        of every iteration (``iteration_<k>_data.npz``, Å and eV/Å) and
+        ``history.json``; an existing checkpoint there is resumed.
     progress
         Show progress bars.
 
@@ -233,7 +234,7 @@ def renormalise(
             }
         )
         if checkpoint is not None:
-            _save_checkpoint(result, checkpoint, config)
+            _save_checkpoint(result, checkpoint, config, u, forces)
         if progress:
             print(result.report().splitlines()[-1], flush=True)
         if change < config.tolerance_thz:
@@ -325,11 +326,23 @@ def _copy_phonon(phonon: Phonopy, force_constants: NDArray[np.float64]) -> Phono
 
 
 def _save_checkpoint(
-    result: RenormalisationResult, directory: Path, config: RenormalisationConfig
+    result: RenormalisationResult,
+    directory: Path,
+    config: RenormalisationConfig,
+    displacements: NDArray[np.float64],
+    forces: NDArray[np.float64],
 ) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     iteration = result.history[-1]["iteration"]
     save_phonopy(result.phonon, directory / f"iteration_{iteration:03d}_params.yaml")
+    # The displacement-force data are the expensive part: keep them, so that
+    # later fits can pool every iteration (forces are NaN where a calculation
+    # failed).
+    np.savez_compressed(
+        directory / f"iteration_{iteration:03d}_data.npz",
+        displacements=displacements,
+        forces=forces,
+    )
     payload = {"config": config.to_dict(), "history": result.history}
     tmp = directory / "history.json.tmp"
     tmp.write_text(json.dumps(payload))

@@ -38,6 +38,15 @@ def test_harmonic_potential_is_a_fixed_point(
         cu3au_phonon, factory, config, checkpoint_dir=tmp_path, progress=False
     )
     assert result.converged and len(result.history) == 1
+    # The displacement-force data of the iteration are kept, and they are
+    # exactly the harmonic forces -Φ u.
+    data = np.load(tmp_path / "iteration_000_data.npz")
+    u, f = data["displacements"], data["forces"]
+    n = u.shape[1]
+    phi = cu3au_sampler.force_constants.transpose(0, 2, 1, 3).reshape(3 * n, 3 * n)
+    np.testing.assert_allclose(
+        f.reshape(len(f), -1), -u.reshape(len(u), -1) @ phi.T, atol=1e-10
+    )
     fc = PhononSampler.from_phonopy(result.phonon).force_constants
     np.testing.assert_allclose(
         fc, cu3au_sampler.force_constants, atol=1e-8 * np.abs(fc).max()
