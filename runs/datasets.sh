@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sample and label the shipped Ag3SBr-family datasets with the project's CLI.
-#   bash runs/datasets.sh random-Ag3SBr     (eq. 2, a = 0.1 ... 0.8 Å as the paper)
+#   bash runs/datasets.sh random-Ag3SBr     (eq. 2, a = 0.05 ... 0.40 Å: insulating, see runs/README.rst)
 #   bash runs/datasets.sh phonon-Ag3SBr     (eq. 3 from the 300 K renormalised FC)
 # Re-running resumes: sampling is seeded, labelling skips what the store has.
 set -euo pipefail
@@ -12,7 +12,7 @@ case "${1:?dataset name}" in
   random-Ag3SBr)
     parts=()
     seed=100
-    for a in 0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8; do
+    for a in 0.05 0.10 0.15 0.20 0.25 0.30 0.35 0.40; do
       f="$out/random-Ag3SBr-a$a.extxyz"
       [ -f "$f" ] || phonongnn sample Ag3SBr --method random --amplitude "$a" \
         -T 0 -n 140 --seed "$seed" --out "$f"
