@@ -41,25 +41,14 @@ from vesin import NeighborList
 
 from ase_phonongnn._version import __version__
 from ase_phonongnn.graph import build_graph
+from ase_phonongnn.structures import antiperovskite
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CUTOFF = 5.5
 
 
 def ag3sbr(repeat: tuple[int, int, int], seed: int, rattle: float = 0.1) -> Atoms:
-    unit = Atoms(
-        "BrSAg3",
-        scaled_positions=[
-            (0, 0, 0),
-            (0.5, 0.5, 0.5),
-            (0.5, 0.5, 0),
-            (0.5, 0, 0.5),
-            (0, 0.5, 0.5),
-        ],
-        cell=np.eye(3) * 4.793,
-        pbc=True,
-    )
-    atoms = unit * repeat
+    atoms = antiperovskite("Br").repeat(repeat)
     atoms.rattle(rattle, seed=seed)
     return atoms
 

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from ase_phonongnn.data import MATERIALS, force_constants_path
+from ase_phonongnn.data import MATERIALS, resolve_force_constants
 from ase_phonongnn.errors import ConvergenceError
 from ase_phonongnn.sample.force_constants import save_phonopy
 from ase_phonongnn.sample.renormalise import (
@@ -114,11 +114,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen route, write the force constants, record and plot."""
-    source = (
-        force_constants_path(args.phonopy_params)
-        if args.phonopy_params in MATERIALS
-        else Path(args.phonopy_params)
-    )
+    source = resolve_force_constants(args.phonopy_params)
     if args.route == "md":
         return _run_md(args, source)
     stray = [f"--{name.replace('_', '-')}" for name in _MD_ONLY if getattr(args, name)]

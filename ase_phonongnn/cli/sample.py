@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from ase_phonongnn.data import MATERIALS, force_constants_path
+from ase_phonongnn.data import MATERIALS, resolve_force_constants
 from ase_phonongnn.sample import METHODS, PhononSampler
 
 
@@ -48,11 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Sample and write the snapshots."""
-    source = (
-        force_constants_path(args.phonopy_params)
-        if args.phonopy_params in MATERIALS
-        else Path(args.phonopy_params)
-    )
+    source = resolve_force_constants(args.phonopy_params)
     sampler = PhononSampler.from_file(source)
     snapshots = sampler.sample(
         args.temperature,

@@ -70,3 +70,17 @@ def default_model_paths() -> list[Path]:
             "'phonongnn train STORE.h5 ... --out MODEL.safetensors' and pass its path"
         )
     return paths
+
+
+def resolve_force_constants(source: str | Path) -> Path:
+    """Return the phonopy file for a shipped material name or a path.
+
+    Parameters
+    ----------
+    source
+        A material of :data:`MATERIALS` (its harmonic force constants) or the
+        path of a phonopy_params.yaml.
+    """
+    if str(source) in MATERIALS:
+        return force_constants_path(str(source))
+    return Path(source)

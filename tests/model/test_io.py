@@ -23,24 +23,13 @@ from ase_phonongnn.model import (
     read_model_metadata,
     save_model,
 )
+from ase_phonongnn.structures import antiperovskite
 
 CUTOFF = 4.0
 
 
 def ag3sbr(seed=0) -> Atoms:
-    a = 4.793
-    atoms = Atoms(
-        "BrSAg3",
-        scaled_positions=[
-            (0, 0, 0),
-            (0.5, 0.5, 0.5),
-            (0.5, 0.5, 0),
-            (0.5, 0, 0.5),
-            (0, 0.5, 0.5),
-        ],
-        cell=[a, a, a],
-        pbc=True,
-    ) * (2, 1, 1)
+    atoms = antiperovskite("Br").repeat((2, 1, 1))
     atoms.rattle(0.1, seed=seed)
     return atoms
 
