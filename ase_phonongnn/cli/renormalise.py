@@ -71,6 +71,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     scph.add_argument("--tolerance", type=float, default=0.1, help="THz")
     scph.add_argument("--imaginary", default="abs")
     scph.add_argument("--seed", type=int, default=0)
+    scph.add_argument(
+        "--pool",
+        type=int,
+        default=1,
+        help="fit the displacement-force data of the last POOL iterations "
+        "together (averages sampling noise near convergence; default 1)",
+    )
     scph.add_argument("--workers", type=int, default=1)
     scph.add_argument(
         "--checkpoint",
@@ -139,6 +146,7 @@ def _run_scph(args: argparse.Namespace, source: Path) -> int:
         tolerance_thz=args.tolerance,
         imaginary=args.imaginary,
         seed=args.seed,
+        pool=args.pool,
     )
     factory, calculator_name = resolve_calculator(args.calculator)
     executor = None

@@ -11,7 +11,9 @@ self-consistent harmonic approximation) is:
    (normal-mode sampler; imaginary modes of the start handled by a policy),
 2. compute forces with any ASE calculator,
 3. fit Φ_fit to the displacement–force data with phonopy's symmetry-adapted
-   least squares (symfc),
+   least squares (symfc); with ``pool`` > 1 the data of the last ``pool``
+   iterations enter the fit together, which averages the sampling noise
+   that dominates near convergence,
 4. mix Φ_{k+1} = (1 − α) Φ_k + α Φ_fit and repeat until the commensurate
    frequencies change by less than ``tolerance_thz``.
 
@@ -70,6 +72,11 @@ class RenormalisationConfig:
         snapshots (the harmonic start usually has many).
     seed
         Seed of iteration 0; iteration k uses ``seed + k``.
+    pool
+        Number of most recent iterations (the current one included) whose
+        displacement–force data are fitted together. Once the spectrum is
+        near self-consistency the recent ensembles are nearly the same, and
+        pooling them divides the variance of the fit by about ``pool``.
     """
 
     temperature: float
@@ -80,6 +87,7 @@ class RenormalisationConfig:
     statistics: str = "quantum"
     imaginary: str = "abs"
     seed: int = 0
+    pool: int = 1
 
     def __post_init__(self) -> None:
         if not self.temperature > 0:
@@ -102,6 +110,8 @@ class RenormalisationConfig:
             raise ValueError(
                 f"statistics must be quantum or classical ({self.statistics!r})"
             )
+        if self.pool < 1:
+            raise ValueError(f"pool must be >= 1 (got {self.pool})")
         ImaginaryPolicy.parse(self.imaginary)
 
     def to_dict(self) -> dict[str, Any]:
@@ -191,8 +201,16 @@ def renormalise(
         phonon=_copy_phonon(start, full_force_constants(start))
     )
     checkpoint = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    # Displacement-force data of the most recent iterations, for the pooled fit.
+    recent: list[tuple[NDArray[np.float64], NDArray[np.float64]]] = []
     if checkpoint is not None:
         _resume(result, checkpoint, config)
+        done = [record["iteration"] for record in result.history]
+        recent = [
+            load_iteration_data(checkpoint, [k])
+            for k in done[len(done) - (config.pool - 1) :]
+            if config.pool > 1 and (checkpoint / _data_name(k)).is_file()
+        ]
     previous = (
         np.array(result.history[-1]["frequencies"])
         if result.history
@@ -216,7 +234,12 @@ def renormalise(
                 "floor policy"
             )
         u = np.array([s.positions for s in snapshots]) - sampler.supercell.positions
-        fitted = fit_force_constants(result.phonon, u[ok], forces[ok])
+        recent = [*recent, (u[ok], forces[ok])][-config.pool :]
+        fitted = fit_force_constants(
+            result.phonon,
+            np.concatenate([data[0] for data in recent]),
+            np.concatenate([data[1] for data in recent]),
+        )
         mixed = (1 - config.mixing) * sampler.force_constants + config.mixing * fitted
         result.phonon = _copy_phonon(result.phonon, mixed)
         frequencies = PhononSampler.from_phonopy(result.phonon).modes.frequencies
@@ -231,6 +254,7 @@ def renormalise(
                 "max_change_thz": change,
                 "n_failed": int((~ok).sum()),
                 "n_snapshots": len(snapshots),
+                "n_fitted": sum(len(data[0]) for data in recent),
             }
         )
         if checkpoint is not None:
@@ -304,6 +328,43 @@ def fit_force_constants(
     return full_force_constants(fit)
 
 
+def load_iteration_data(
+    directory: str | Path, iterations: Sequence[int]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Read the displacement–force data of checkpointed iterations.
+
+    Parameters
+    ----------
+    directory
+        A ``checkpoint_dir`` of :func:`renormalise`.
+    iterations
+        Which iterations to read.
+
+    Returns
+    -------
+    displacements, forces
+        Å and eV/Å, shape (n, N, 3), the snapshots whose force calculation
+        succeeded, iterations concatenated in the given order.
+    """
+    displacements, forces = [], []
+    for iteration in iterations:
+        path = Path(directory) / _data_name(iteration)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} does not exist: iteration {iteration} was not "
+                "checkpointed with its displacement-force data"
+            )
+        with np.load(path) as data:
+            ok = np.isfinite(data["forces"]).all(axis=(1, 2))
+            displacements.append(data["displacements"][ok])
+            forces.append(data["forces"][ok])
+    return np.concatenate(displacements), np.concatenate(forces)
+
+
+def _data_name(iteration: int) -> str:
+    return f"iteration_{iteration:03d}_data.npz"
+
+
 def _forces(job: tuple[CalculatorFactory, Atoms]) -> NDArray[np.float64] | None:
     factory, atoms = job
     atoms = atoms.copy()
@@ -339,7 +400,7 @@ def _save_checkpoint(
     # later fits can pool every iteration (forces are NaN where a calculation
     # failed).
     np.savez_compressed(
-        directory / f"iteration_{iteration:03d}_data.npz",
+        directory / _data_name(iteration),
         displacements=displacements,
         forces=forces,
     )
@@ -356,9 +417,15 @@ def _resume(
     if not path.is_file():
         return
     payload = json.loads(path.read_text())
-    # Only the iteration limit may change between runs: raising it continues.
-    saved = {k: v for k, v in payload["config"].items() if k != "max_iterations"}
-    wanted = {k: v for k, v in config.to_dict().items() if k != "max_iterations"}
+    # Only the iteration limit and the pooling of the fit may change between
+    # runs (neither changes what was sampled); settings a checkpoint predates
+    # count as their defaults.
+    free = ("max_iterations", "pool")
+    saved = RenormalisationConfig.from_dict(
+        {k: v for k, v in payload["config"].items() if k not in free}
+    ).to_dict()
+    saved = {k: v for k, v in saved.items() if k not in free}
+    wanted = {k: v for k, v in config.to_dict().items() if k not in free}
     if saved != wanted:
         raise ValueError(
             f"checkpoint {directory} was made with other settings "

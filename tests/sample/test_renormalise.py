@@ -14,6 +14,7 @@ from ase_phonongnn.sample import PhononSampler
 from ase_phonongnn.sample.renormalise import (
     RenormalisationConfig,
     _copy_phonon,
+    load_iteration_data,
     renormalise,
 )
 
@@ -104,12 +105,44 @@ def test_resume_from_checkpoint(cu3au_phonon, cu3au_sampler, tmp_path) -> None:
         renormalise(start, factory, other, checkpoint_dir=tmp_path, progress=False)
 
 
+def test_pooled_fit_reads_earlier_iterations(
+    cu3au_phonon, cu3au_sampler, tmp_path
+) -> None:
+    start = _copy_phonon(cu3au_phonon, 0.5 * cu3au_sampler.force_constants)
+    factory = harmonic_factory(cu3au_sampler)
+    single = RenormalisationConfig(
+        temperature=300.0, n_snapshots=4, max_iterations=2, tolerance_thz=1e-9
+    )
+    with pytest.raises(ConvergenceError):
+        renormalise(start, factory, single, checkpoint_dir=tmp_path, progress=False)
+    # Pooling may be switched on when resuming: iteration 2 fits its own four
+    # snapshots with the eight saved by iterations 0 and 1.
+    pooled = RenormalisationConfig(
+        **{**single.to_dict(), "max_iterations": 4, "pool": 3}
+    )
+    with pytest.raises(ConvergenceError) as err:
+        renormalise(start, factory, pooled, checkpoint_dir=tmp_path, progress=False)
+    history = err.value.result.history
+    assert [r.get("n_fitted") for r in history] == [4, 4, 12, 12]
+    u, f = load_iteration_data(tmp_path, [1, 2, 3])
+    assert u.shape == f.shape == (12, len(cu3au_sampler.supercell), 3)
+    # Harmonic forces from three different ensembles still fit Φ exactly, so
+    # mixing halves the distance to it every iteration: 0.5 ** 5 after five.
+    fc = PhononSampler.from_phonopy(err.value.result.phonon).force_constants
+    np.testing.assert_allclose(
+        fc, (1 - 0.5**5) * cu3au_sampler.force_constants, atol=1e-8 * np.abs(fc).max()
+    )
+    with pytest.raises(FileNotFoundError, match="iteration 7"):
+        load_iteration_data(tmp_path, [7])
+
+
 @pytest.mark.parametrize(
     ("options", "match"),
     [
         ({"temperature": 0.0}, "temperature must be positive"),
         ({"temperature": 300.0, "n_snapshots": 3}, "even"),
         ({"temperature": 300.0, "mixing": 0.0}, "mixing"),
+        ({"temperature": 300.0, "pool": 0}, "pool"),
         ({"temperature": 300.0, "imaginary": "nope"}, "imaginary policy"),
     ],
 )
