@@ -5,6 +5,15 @@
 # Re-running resumes: sampling is seeded, labelling skips what the store has.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# interleave OUT PART...: frame i of every part in turn, so that a partly
+# labelled store covers every amplitude or temperature.
+interleave() {
+  [ -f "$1" ] || python -c "
+import sys, ase.io
+parts = [ase.io.read(p, ':') for p in sys.argv[2:]]
+ase.io.write(sys.argv[1], [a for group in zip(*parts) for a in group])
+" "$@"
+}
 out=runs/datasets
 mkdir -p "$out"
 workers="${WORKERS:-2}"
@@ -19,20 +28,23 @@ case "${1:?dataset name}" in
       parts+=("$f")
       seed=$((seed + 1))
     done
-    # Interleave the amplitudes so that a partly labelled store covers them all.
     f="$out/random-Ag3SBr.extxyz"
-    [ -f "$f" ] || python -c "
-import sys, ase.io
-parts = [ase.io.read(p, ':') for p in sys.argv[2:]]
-ase.io.write(sys.argv[1], [a for group in zip(*parts) for a in group])
-" "$f" "${parts[@]}"
+    interleave "$f" "${parts[@]}"
     inputs=("$f")
     ;;
   phonon-Ag3SBr)
+    parts=()
+    seed=200
+    for t in 100 200 300 400 500 600; do
+      f="$out/phonon-Ag3SBr-T$t.extxyz"
+      [ -f "$f" ] || phonongnn sample ase_phonongnn/data/Ag3SBr_300K_params.yaml \
+        --method paper -T "$t" -n 190 --imaginary "${IMAGINARY:-abs}" \
+        --seed "$seed" --out "$f"
+      parts+=("$f")
+      seed=$((seed + 1))
+    done
     f="$out/phonon-Ag3SBr.extxyz"
-    [ -f "$f" ] || phonongnn sample ase_phonongnn/data/Ag3SBr_300K_params.yaml \
-      --method paper -T 100 200 300 400 500 600 -n 190 --imaginary abs \
-      --seed 200 --out "$f"
+    interleave "$f" "${parts[@]}"
     inputs=("$f")
     ;;
   *) echo "unknown dataset $1" >&2; exit 2 ;;
