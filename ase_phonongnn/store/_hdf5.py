@@ -42,7 +42,8 @@ from ase_phonongnn.store._records import StoreIndex
 _COPY_BLOCK = 1 << 20
 
 
-def _damaged(path: Path, err: Exception) -> StoreError:
+def damaged(path: Path, err: Exception) -> StoreError:
+    """Return the error for a file HDF5 cannot open: not HDF5, or damaged."""
     if not h5py.is_hdf5(path):
         return StoreError(
             f"{path} is not an HDF5 file (no HDF5 signature); a snapshot store "
@@ -68,11 +69,11 @@ def open_reader(path: Path) -> h5py.File:
         raise
     except OSError as err:
         if not left_open(err):
-            raise _damaged(path, err) from err
+            raise damaged(path, err) from err
         try:
             return h5py.File(path, "r", swmr=True, locking=False)
         except OSError as swmr_err:
-            raise _damaged(path, swmr_err) from swmr_err
+            raise damaged(path, swmr_err) from swmr_err
     try:
         swmr = h5py.File(path, "r", swmr=True, locking=False)
     except OSError:

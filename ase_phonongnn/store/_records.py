@@ -84,7 +84,8 @@ def _committed(marker: NDArray[Any], fill: Any) -> int:
     return int(unwritten[0]) if unwritten.size else int(marker.shape[0])
 
 
-def _span_end(spans: NDArray[np.int64]) -> int:
+def span_end(spans: NDArray[np.int64]) -> int:
+    """Return the end of the furthest ``[start, length]`` span (0 for none)."""
     return int((spans[:, 0] + spans[:, 1]).max()) if spans.size else 0
 
 
@@ -159,9 +160,9 @@ class StoreIndex:
             else 0
         )
         text_end = max(
-            _span_end(file["snapshots/info"][:n]),
-            _span_end(refs[:, 2:4]),
-            _span_end(refs[:, 4:6]),
+            span_end(file["snapshots/info"][:n]),
+            span_end(refs[:, 2:4]),
+            span_end(refs[:, 4:6]),
         )
         if (
             atom_end > lengths["atoms/positions"]
