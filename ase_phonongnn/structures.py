@@ -24,9 +24,7 @@ def vegard_lattice_parameter(bromine_fraction: float) -> float:
         x, the fraction of halogen sites occupied by Br, in [0, 1].
     """
     if not 0.0 <= bromine_fraction <= 1.0:
-        raise ValueError(
-            f"bromine_fraction must be in [0, 1] (got {bromine_fraction})"
-        )
+        raise ValueError(f"bromine_fraction must be in [0, 1] (got {bromine_fraction})")
     x = float(bromine_fraction)
     return x * LATTICE_PARAMETERS["Br"] + (1.0 - x) * LATTICE_PARAMETERS["I"]
 

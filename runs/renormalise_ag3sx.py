@@ -23,6 +23,7 @@ from ase_phonongnn.data import DATA_DIR, force_constants_path
 from ase_phonongnn.errors import ConvergenceError
 from ase_phonongnn.label import GFN2xTB
 from ase_phonongnn.sample.force_constants import save_phonopy
+from ase_phonongnn.sample.plots import plot_dispersions
 from ase_phonongnn.sample.renormalise import RenormalisationConfig, renormalise
 
 material, temperature = sys.argv[1], float(sys.argv[2])
@@ -31,18 +32,37 @@ stem = f"{material}_{round(temperature)}K"
 runs = Path(__file__).parent
 stages = [
     ("stage1", "floor:1.0", 20, 1, 4, force_constants_path(material)),
-    ("stage2", "floor:0.5", 20, 1, 8, runs / f"{stem}_stage1" / "iteration_003_params.yaml"),
+    (
+        "stage2",
+        "floor:0.5",
+        20,
+        1,
+        8,
+        runs / f"{stem}_stage1" / "iteration_003_params.yaml",
+    ),
     # 20 snapshots per iteration left ~1 THz of fit noise on single soft
     # modes (stage 2 oscillated between 6 and 18 unstable modes): twice as
     # many, and the fit pools the data of the last three iterations.
-    ("stage3", "floor:0.5", 40, 3, 6, runs / f"{stem}_stage2" / "iteration_007_params.yaml"),
+    (
+        "stage3",
+        "floor:0.5",
+        40,
+        3,
+        6,
+        runs / f"{stem}_stage2" / "iteration_007_params.yaml",
+    ),
 ]
 history = {}
 with ProcessPoolExecutor(workers) as executor:
     for name, policy, n_snapshots, pool, max_iterations, start in stages:
         config = RenormalisationConfig(
-            temperature=temperature, n_snapshots=n_snapshots, max_iterations=max_iterations,
-            mixing=0.5, tolerance_thz=0.15, imaginary=policy, seed=100 * len(history),
+            temperature=temperature,
+            n_snapshots=n_snapshots,
+            max_iterations=max_iterations,
+            mixing=0.5,
+            tolerance_thz=0.15,
+            imaginary=policy,
+            seed=100 * len(history),
             pool=pool,
         )
         try:
@@ -51,10 +71,31 @@ with ProcessPoolExecutor(workers) as executor:
         except ConvergenceError as err:
             result = err.result
             print(err)
-        history[name] = {"config": config.to_dict(), "start": str(start.name),
-                         "converged": result.converged, "history": result.history}
+        history[name] = {
+            "config": config.to_dict(),
+            "start": str(start.name),
+            "converged": result.converged,
+            "history": result.history,
+        }
 save_phonopy(result.phonon, DATA_DIR / f"{stem}_params.yaml")
-(DATA_DIR / f"{stem}_history.json").write_text(json.dumps({
-    "calculator": "gfn2-xtb", "start": f"{material}_harmonic_params.yaml",
-    "stages": history, "converged": result.converged}))
+(DATA_DIR / f"{stem}_history.json").write_text(
+    json.dumps(
+        {
+            "calculator": "gfn2-xtb",
+            "start": f"{material}_harmonic_params.yaml",
+            "stages": history,
+            "converged": result.converged,
+        }
+    )
+)
+figures = runs.parent / "docs" / "figures"
+figures.mkdir(parents=True, exist_ok=True)
+plot_dispersions(
+    {
+        "harmonic": force_constants_path(material),
+        f"{round(temperature)} K": result.phonon,
+    },
+    figures / f"{stem}_dispersions.png",
+    title=f"{material}, GFN2-xTB: harmonic and at {round(temperature)} K",
+)
 print("converged:", result.converged)

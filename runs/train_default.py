@@ -24,13 +24,14 @@ import torch
 from ase_phonongnn import keys
 from ase_phonongnn.data import DATA_DIR
 from ase_phonongnn.model import ModelConfig, save_model
-from ase_phonongnn.train import Split, TrainConfig, load_structures, train
+from ase_phonongnn.train import Split, TrainConfig, TrainResult, load_structures, train
 from ase_phonongnn.train._metrics import regression_metrics
 
 runs = Path(__file__).parent
 parser = argparse.ArgumentParser()
-parser.add_argument("stores", nargs="*", type=Path,
-                    default=[runs / "datasets" / "phonon-Ag3SBr.h5"])
+parser.add_argument(
+    "stores", nargs="*", type=Path, default=[runs / "datasets" / "phonon-Ag3SBr.h5"]
+)
 parser.add_argument("--members", type=int, default=3)
 parser.add_argument("--hidden-channels", type=int, default=64)
 parser.add_argument("--max-time", type=float, default=1200.0, help="s per model")
@@ -47,40 +48,73 @@ split = Split(
     validation=np.flatnonzero((buckets >= 15) & (buckets < 30)).tolist(),
     test=np.flatnonzero(buckets < 15).tolist(),
 )
-print(f"{len(structures)} structures: {len(split.train)} train, "
-      f"{len(split.validation)} validation, {len(split.test)} test", flush=True)
-report: dict = {"stores": [str(s) for s in args.stores], "split": split.to_dict(),
-                "members": [], "baselines": {}}
+print(
+    f"{len(structures)} structures: {len(split.train)} train, "
+    f"{len(split.validation)} validation, {len(split.test)} test",
+    flush=True,
+)
+report: dict = {
+    "stores": [str(s) for s in args.stores],
+    "split": split.to_dict(),
+    "members": [],
+    "baselines": {},
+}
 
 
-def fit(model_config: ModelConfig, seed: int, learning_rate: float):
-    config = TrainConfig(seed=seed, max_epochs=2000, patience=80,
-                         learning_rate=learning_rate, max_time=args.max_time,
-                         progress=False)
+def fit(model_config: ModelConfig, seed: int, learning_rate: float) -> TrainResult:
+    """Train one model on the split and print its test metrics."""
+    config = TrainConfig(
+        seed=seed,
+        max_epochs=2000,
+        patience=80,
+        learning_rate=learning_rate,
+        max_time=args.max_time,
+        progress=False,
+    )
     start = time.perf_counter()
     result = train(structures, model_config, config, split=split)
-    print(f"{model_config.model} seed {seed}: {result.best_epoch} epochs kept, "
-          f"{time.perf_counter() - start:.0f} s", flush=True)
+    print(
+        f"{model_config.model} seed {seed}: {result.best_epoch} epochs kept, "
+        f"{time.perf_counter() - start:.0f} s",
+        flush=True,
+    )
     for target in keys.TARGETS:
         m = result.metrics["test"][target]
-        print(f"  test {target}: MAE {m['mae']:.4g} RMSE {m['rmse']:.4g} R2 {m['r2']:.3f}")
+        print(
+            f"  test {target}: MAE {m['mae']:.4g} RMSE {m['rmse']:.4g} R2 {m['r2']:.3f}"
+        )
     return result
 
 
 targets = keys.TARGETS
 member_predictions = []
 for k in range(args.members):
-    result = fit(ModelConfig(model="ours", targets=targets,
-                             hidden_channels=args.hidden_channels), k, 1e-3)
-    path = save_model(result.model, args.out / f"default-model-{k}.safetensors",
-                      training=result.to_dict())
-    report["members"].append({"file": path.name, "best_epoch": result.best_epoch,
-                              "metrics": result.to_dict()["metrics"]})
+    result = fit(
+        ModelConfig(
+            model="ours", targets=targets, hidden_channels=args.hidden_channels
+        ),
+        k,
+        1e-3,
+    )
+    path = save_model(
+        result.model,
+        args.out / f"default-model-{k}.safetensors",
+        training=result.to_dict(),
+    )
+    report["members"].append(
+        {
+            "file": path.name,
+            "best_epoch": result.best_epoch,
+            "metrics": result.to_dict()["metrics"],
+        }
+    )
     member_predictions.append({t: result.predictions["test"][t] for t in targets})
     # The committee mean on the test set.
     report["committee_test"] = {
-        t: regression_metrics(member_predictions[0][t][0],
-                              np.mean([p[t][1] for p in member_predictions], axis=0))
+        t: regression_metrics(
+            member_predictions[0][t][0],
+            np.mean([p[t][1] for p in member_predictions], axis=0),
+        )
         for t in targets
     }
     (runs / "default-model-report.json").write_text(json.dumps(report, indent=1))

@@ -99,4 +99,3 @@ class ExplainConfig:
     def replace(self, **changes: Any) -> ExplainConfig:
         """Return a copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
-

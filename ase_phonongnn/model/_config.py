@@ -124,7 +124,6 @@ class ModelConfig:
         return dataclasses.replace(self, **changes)
 
 
-
 def _as_tuple(value: Any, name: str) -> tuple[Any, ...]:
     if isinstance(value, str):
         return (value,)

@@ -58,9 +58,11 @@ def compute_force_constants(
         disable=not progress,
     ):
         supercell = to_ase_atoms(cell)
-        supercell.calc = calculator() if callable(calculator) and not isinstance(
-            calculator, Calculator
-        ) else calculator
+        supercell.calc = (
+            calculator()
+            if callable(calculator) and not isinstance(calculator, Calculator)
+            else calculator
+        )
         forces.append(supercell.get_forces())
     phonon.forces = np.array(forces)
     phonon.produce_force_constants()

@@ -133,4 +133,3 @@ class TrainConfig:
     def replace(self, **changes: Any) -> TrainConfig:
         """Return a copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
-
