@@ -4,10 +4,13 @@
 every atom a node, every pair closer than the cutoff (periodic images
 included) an edge, integer cell shifts kept so that :func:`edge_vectors`
 recomputes edge vectors differentiably from positions and cell.
+:func:`build_graphs` makes the graphs of many structures as one PyG batch,
+sharing one neighbour search among frames of the same cell.
 """
 
 from __future__ import annotations
 
+from ase_phonongnn.graph._batch import MAX_DISPLACEMENT_FRACTION, build_graphs
 from ase_phonongnn.graph._build import (
     DEFAULT_CUTOFF,
     build_graph,
@@ -29,8 +32,10 @@ __all__ = [
     "FEATURE_NAMES",
     "FEATURE_SOURCE",
     "FEATURE_UNITS",
+    "MAX_DISPLACEMENT_FRACTION",
     "PAULING_ELECTRONEGATIVITY",
     "build_graph",
+    "build_graphs",
     "check_cutoff",
     "edge_vectors",
     "element_features",

@@ -182,10 +182,17 @@ def edge_vectors(
     cells = data.cell if cell is None else cell
     source, target = data.edge_index
     batch = getattr(data, "batch", None)
+    shifts = data.edge_shift.to(pos.dtype)
     if batch is None:
-        edge_cells = cells[0].expand(source.shape[0], 3, 3)
+        offsets = shifts @ cells[0]
     else:
-        edge_cells = cells[batch[source]]
-    offsets = torch.einsum("ea,eab->eb", data.edge_shift.to(pos.dtype), edge_cells)
-    vectors = pos[target] - pos[source] + offsets
+        edge_cells = cells.index_select(0, batch.index_select(0, source))
+        # S C row by row: cheaper than a batched product of E 1x3 by 3x3
+        offsets = (
+            shifts[:, 0:1] * edge_cells[:, 0]
+            + shifts[:, 1:2] * edge_cells[:, 1]
+            + shifts[:, 2:3] * edge_cells[:, 2]
+        )
+    # index_select: the same gather as pos[target], faster on CPU
+    vectors = pos.index_select(0, target) - pos.index_select(0, source) + offsets
     return vectors, torch.linalg.vector_norm(vectors, dim=-1)

@@ -119,8 +119,10 @@ class Interaction(torch.nn.Module):
         """Return updated node features (n, F)."""
         source, target = edge_index
         weights = self.filter(radial) * envelope.unsqueeze(-1)
-        messages = weights * self.project(h)[source]
-        summed = torch.zeros_like(h).index_add(0, target, messages)
+        # index_select: the same gather as h[source], several times faster on
+        # CPU (benchmarks/results/profiles)
+        messages = weights * self.project(h).index_select(0, source)
+        summed = torch.zeros_like(h).index_add_(0, target, messages)
         update: Tensor = self.update(summed / neighbours.sqrt())
         return h + update
 

@@ -19,10 +19,10 @@ from ase import Atoms
 from ase.data import chemical_symbols
 from ase.units import GPa
 from numpy.typing import NDArray
-from torch_geometric.data import Batch, Data
+from torch_geometric.data import Data
 
 from ase_phonongnn import keys
-from ase_phonongnn.graph import build_graph
+from ase_phonongnn.graph import build_graph, build_graphs
 from ase_phonongnn.model import GraphModel, load_model
 from ase_phonongnn.predict._errors import (
     DeviceUnavailableError,
@@ -345,11 +345,11 @@ class Committee:
         n_atoms = np.array([len(a) for a in structures], dtype=np.int64)
         members: list[dict[str, NDArray[np.float64]]] = []
         for (cutoff, dtype), models in self._groups.items():
-            graphs = [build_graph(a, cutoff=cutoff, dtype=dtype) for a in structures]
-            # one graph goes in as it is: the model treats it as a batch of one,
-            # and PyG's collation (~1 ms) would double the cost of a small call
+            # one graph goes in as it is: the model treats it as a batch of one
             batch = (
-                graphs[0] if len(graphs) == 1 else Batch.from_data_list(graphs)
+                build_graph(structures[0], cutoff=cutoff, dtype=dtype)
+                if len(structures) == 1
+                else build_graphs(structures, cutoff=cutoff, dtype=dtype)
             ).to(self.device)
             for member in models:
                 members.append(self._member(member, batch, n_atoms, wanted))
@@ -377,7 +377,10 @@ class Committee:
             keys.STRESS in wanted
             or (keys.HYDROSTATIC_STRESS in wanted and not head_hydrostatic)
         )
-        with torch.no_grad():
+        # inference mode (no autograd bookkeeping at all) when nothing is
+        # differentiated; forces and stress need autograd inside the model
+        context = torch.no_grad() if forces or stress else torch.inference_mode()
+        with context:
             raw = model(batch, compute_forces=forces, compute_stress=stress)
         values = {
             k: v.detach().to("cpu", torch.float64).numpy() for k, v in raw.items()
