@@ -8,7 +8,9 @@ Measured side by side in one run:
    labels): seconds per training epoch (batch 16) and inference structures
    per second (batch 32), for ``ours`` (trained on energy + forces + stress,
    and energy only) and ``paper-1`` ... ``paper-6`` with the hidden width that
-   gives the parameter count closest to ``ours``;
+   gives the parameter count closest to ``ours``, every model timed in turn
+   in each of several rounds (the best round counts), and the ratio of the
+   epoch time of ``ours`` to each ``paper-*``;
 2. accuracy, on EMT-labelled thermal snapshots of a 32-atom Cu supercell
    (normal-mode sampling of phonopy + EMT force constants, 100-900 K; EMT is
    a many-body potential we can label in-process): test MAE and R² of the
@@ -19,21 +21,22 @@ One torch thread by default (``--threads``): these graphs are small and
 intra-op threads only add overhead on a shared machine. Results in
 benchmarks/results/models.json.
 
-    python benchmarks/bench_models.py [--threads 1] [--n-cu 160] [--epochs 150]
+    python benchmarks/bench_models.py [--quick] [--threads 1] [--n-cu 160]
+                                      [--epochs 150]
+
+``--quick`` measures speed only, on 32 snapshots.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from _common import RESULTS, interleaved_best, machine, write_json
 from ase import Atoms
 from ase.build import bulk
 from ase.calculators.emt import EMT
@@ -42,13 +45,11 @@ from torch_geometric.data import Batch
 from torch_geometric.loader import DataLoader
 
 from ase_phonongnn import keys
-from ase_phonongnn._version import __version__
 from ase_phonongnn.data import force_constants_path
 from ase_phonongnn.model import MODEL_KEYS, ModelConfig, build_model
 from ase_phonongnn.sample import PhononSampler, compute_force_constants
 from ase_phonongnn.train import TrainConfig, labelled_graphs, train
 
-RESULTS = Path(__file__).resolve().parent / "results"
 OURS = {"hidden_channels": 32, "n_interactions": 3, "n_radial": 8}
 PAPER_WIDTHS = (16, 24, 32, 48, 64, 96, 128, 192, 256)
 
@@ -82,9 +83,8 @@ def configs(species: tuple[int, ...], cutoff: float) -> dict[str, ModelConfig]:
     return out
 
 
-def epoch_seconds(
-    config: ModelConfig, graphs: list, forces: bool, n_epochs: int = 3
-) -> float:
+def epoch_runner(config: ModelConfig, graphs: list, forces: bool):
+    """Return a function that trains one epoch (batch 16) of a fresh model."""
     model = build_model(config)
     model.fit_normalisation(graphs)
     model.train()
@@ -92,9 +92,8 @@ def epoch_seconds(
     loader = DataLoader(
         graphs, batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(0)
     )
-    times = []
-    for _ in range(n_epochs + 1):
-        start = time.perf_counter()
+
+    def epoch() -> None:
         for batch in loader:
             out = model(batch, compute_forces=forces, compute_stress=forces)
             loss = (out[keys.ENERGY_PER_ATOM] - batch.y[:, 0]).pow(2).mean()
@@ -104,27 +103,29 @@ def epoch_seconds(
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times[1:]))
+
+    return epoch
 
 
-def structures_per_second(config: ModelConfig, graphs: list, forces: bool) -> float:
+def inference_runner(config: ModelConfig, graphs: list, forces: bool):
+    """Return a function that predicts every graph (batch 32)."""
     model = build_model(config)
     model.fit_normalisation(graphs)
     model.eval()
     batches = [
         Batch.from_data_list(graphs[k : k + 32]) for k in range(0, len(graphs), 32)
     ]
-    with torch.no_grad():
-        for batch in batches:
-            model(batch, compute_forces=forces, compute_stress=forces)
-        start = time.perf_counter()
-        for batch in batches:
-            model(batch, compute_forces=forces, compute_stress=forces)
-    return len(graphs) / (time.perf_counter() - start)
+
+    def run() -> None:
+        with torch.no_grad():
+            for batch in batches:
+                model(batch, compute_forces=forces, compute_stress=forces)
+
+    return run
 
 
-def speed(n_snapshots: int) -> dict[str, Any]:
+def speed(n_snapshots: int, rounds: int) -> dict[str, Any]:
+    """Epoch and inference times of every model, in interleaved rounds."""
     sampler = PhononSampler.from_file(force_constants_path("Ag3SBr"))
     snapshots = sampler.sample(
         300.0, n_snapshots, method="normal-mode", imaginary="abs", seed=0
@@ -133,29 +134,49 @@ def speed(n_snapshots: int) -> dict[str, Any]:
     snapshots = [label(a, calculator) for a in snapshots]
     species = tuple(sorted({int(z) for z in snapshots[0].numbers}))
     graphs = labelled_graphs(snapshots, (keys.ENERGY_PER_ATOM,), cutoff=5.5)
+    models = configs(species, 5.5)
+    epochs, inference = {}, {}
+    for key, config in models.items():
+        epochs[key] = epoch_runner(config, graphs, forces=False)
+        inference[key] = inference_runner(config, graphs, forces=False)
+    epochs["ours+forces"] = epoch_runner(models["ours"], graphs, forces=True)
+    inference["ours+forces"] = inference_runner(models["ours"], graphs, forces=True)
+    epoch_s = interleaved_best(epochs, rounds)
+    inference_s = interleaved_best(inference, rounds)
     rows = {}
-    for key, config in configs(species, 5.5).items():
-        row = {
+    for key, config in models.items():
+        rows[key] = {
             "hidden_channels": config.hidden_channels,
             "parameters": n_parameters(config),
-            "epoch_seconds": epoch_seconds(config, graphs, forces=False),
-            "inference_structures_per_second": structures_per_second(
-                config, graphs, forces=False
-            ),
+            "epoch_seconds": epoch_s[key],
+            "inference_structures_per_second": len(graphs) / inference_s[key],
         }
-        if key == "ours":
-            row["epoch_seconds_with_forces_stress"] = epoch_seconds(
-                config, graphs, forces=True
-            )
-            row["inference_with_forces_stress_per_second"] = structures_per_second(
-                config, graphs, forces=True
-            )
-        rows[key] = row
+    rows["ours"]["epoch_seconds_with_forces_stress"] = epoch_s["ours+forces"]
+    rows["ours"]["inference_with_forces_stress_per_second"] = (
+        len(graphs) / inference_s["ours+forces"]
+    )
+    for key, row in rows.items():
         print(key, row)
+    paper = [k for k in rows if k != "ours"]
+    ratios = {
+        k: rows["ours"]["epoch_seconds"] / rows[k]["epoch_seconds"] for k in paper
+    }
     return {
         "data": f"{n_snapshots} Ag3SBr 2x2x2 snapshots (40 atoms), cutoff 5.5 Å, "
         f"{graphs[0].num_edges} edges in the first",
+        "rounds": rounds,
         "models": rows,
+        "ours_epoch_over_paper": ratios,
+        "ours_epoch_over_paper_median": float(np.median(list(ratios.values()))),
+        "ours_forces_stress_epoch_over_paper_median": float(
+            np.median(
+                [
+                    rows["ours"]["epoch_seconds_with_forces_stress"]
+                    / rows[k]["epoch_seconds"]
+                    for k in paper
+                ]
+            )
+        ),
     }
 
 
@@ -212,29 +233,26 @@ def accuracy(n_snapshots: int, epochs: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="speed only, smaller")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--n-ag3sbr", type=int, default=64)
     parser.add_argument("--n-cu", type=int, default=160)
     parser.add_argument("--epochs", type=int, default=150)
+    parser.add_argument("--out", type=Path, default=RESULTS / "models.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    result = {
+    result: dict[str, Any] = {
         "benchmark": "models: ours against paper-1..6 of similar size",
-        "ase_phonongnn_version": __version__,
-        "machine": {
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "load_average_start": os.getloadavg(),
-        },
-        "speed": speed(args.n_ag3sbr),
-        "accuracy": accuracy(args.n_cu, args.epochs),
+        "machine": machine(),
+        "quick": args.quick,
     }
-    result["machine"]["load_average_end"] = os.getloadavg()
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "models.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {path}")
+    if args.quick:
+        result["speed"] = speed(32, rounds=3)
+    else:
+        result["speed"] = speed(args.n_ag3sbr, rounds=5)
+        result["accuracy"] = accuracy(args.n_cu, args.epochs)
+    result["machine"]["load_average_after"] = machine()["load_average"]
+    write_json(args.out, result)
 
 
 if __name__ == "__main__":
