@@ -191,9 +191,10 @@ class PotentialGNN(GraphModel):
           energy per atom has MAE 1.6 meV/atom and R² 0.997 (0.997 also when
           trained on energies alone), against MAE 9.9-12 meV/atom and R²
           0.80-0.85 for paper-1, -2, -5, -6 (paper-3 and -4 did not train).
-          The price is speed: 0.18 s per training epoch of 64 Ag3SBr
-          snapshots against 0.06 s (0.45 s with forces and stress), and
-          ~900 against ~2,700 structures/s in inference, one CPU thread.
+          The price is speed: 2.8× the epoch time of the paper models of
+          similar size (0.13 s per training epoch of 64 Ag3SBr snapshots
+          against 0.04-0.06 s; 0.41 s with forces and stress), and ~1,400
+          against 3,200-4,800 structures/s in inference, one CPU thread.
 
     Parameters
     ----------
