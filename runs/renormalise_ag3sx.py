@@ -48,7 +48,7 @@ stages = [
         "floor:0.5",
         40,
         3,
-        6,
+        4,
         runs / f"{stem}_stage2" / "iteration_007_params.yaml",
     ),
 ]
