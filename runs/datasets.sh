@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sample and label the shipped Ag3SBr-family datasets with the project's CLI.
 #   bash runs/datasets.sh random-Ag3SBr     (eq. 2, a = 0.05 ... 0.40 Å: insulating, see runs/README.rst)
-#   bash runs/datasets.sh phonon-Ag3SBr     (eq. 3 from the 300 K renormalised FC)
+#   bash runs/datasets.sh phonon-Ag3SBr     (normal modes of the 300 K renormalised FC; see runs/README.rst)
 # Re-running resumes: sampling is seeded, labelling skips what the store has.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +38,7 @@ case "${1:?dataset name}" in
     for t in 100 200 300 400 500 600; do
       f="$out/phonon-Ag3SBr-T$t.extxyz"
       [ -f "$f" ] || phonongnn sample ase_phonongnn/data/Ag3SBr_300K_params.yaml \
-        --method paper -T "$t" -n 190 --imaginary "${IMAGINARY:-abs}" \
+        --method normal-mode -T "$t" -n 190 --imaginary "${IMAGINARY:-floor:0.5}" \
         --seed "$seed" --out "$f"
       parts+=("$f")
       seed=$((seed + 1))
