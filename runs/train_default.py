@@ -1,14 +1,17 @@
 """Train the shipped default committee on the labelled Ag3SBr stores.
 
-    python runs/train_default.py [--members 3] [--max-time 1200] [--paper paper-1]
+    python runs/train_default.py --seeds 0 1 &   # members, in parallel
+    python runs/train_default.py --seeds 2 --paper paper-1
+    python runs/train_default.py --summarise
 
 The split is by content hash (15 % test, 15 % validation), so a snapshot
 keeps its set when the store grows and the held-out test set is never
 trained on by any later model either. Every member sees the same split and
-differs in its seed (weights, batch order). The `paper-*` baselines are
-trained on the same split. Writes ``ase_phonongnn/data/default-model-<k>
-.safetensors`` and ``runs/default-model-report.json`` (test metrics of each
-member, of the committee mean and of each baseline).
+differs in its seed (weights, batch order); the ``paper-*`` baselines are
+trained on the same split. Members go to ``ase_phonongnn/data/default-model-
+<seed>.safetensors``; each run's test predictions and metrics go to
+``runs/default-model/<name>.json``; ``--summarise`` adds the committee mean
+and writes ``runs/default-model/report.json``.
 """
 
 from __future__ import annotations
@@ -32,10 +35,11 @@ parser = argparse.ArgumentParser()
 parser.add_argument(
     "stores", nargs="*", type=Path, default=[runs / "datasets" / "phonon-Ag3SBr.h5"]
 )
-parser.add_argument("--members", type=int, default=3)
+parser.add_argument("--seeds", type=int, nargs="*", default=[])
+parser.add_argument("--summarise", action="store_true")
 parser.add_argument("--hidden-channels", type=int, default=64)
 parser.add_argument("--max-time", type=float, default=1200.0, help="s per model")
-parser.add_argument("--paper", nargs="*", default=["paper-1"])
+parser.add_argument("--paper", nargs="*", default=[])
 parser.add_argument("--out", type=Path, default=DATA_DIR)
 args = parser.parse_args()
 torch.set_num_threads(1)
@@ -53,12 +57,9 @@ print(
     f"{len(split.validation)} validation, {len(split.test)} test",
     flush=True,
 )
-report: dict = {
-    "stores": [str(s) for s in args.stores],
-    "split": split.to_dict(),
-    "members": [],
-    "baselines": {},
-}
+records = runs / "default-model"
+records.mkdir(exist_ok=True)
+targets = keys.TARGETS
 
 
 def fit(model_config: ModelConfig, seed: int, learning_rate: float) -> TrainResult:
@@ -78,7 +79,7 @@ def fit(model_config: ModelConfig, seed: int, learning_rate: float) -> TrainResu
         f"{time.perf_counter() - start:.0f} s",
         flush=True,
     )
-    for target in keys.TARGETS:
+    for target in targets:
         m = result.metrics["test"][target]
         print(
             f"  test {target}: MAE {m['mae']:.4g} RMSE {m['rmse']:.4g} R2 {m['r2']:.3f}"
@@ -86,40 +87,53 @@ def fit(model_config: ModelConfig, seed: int, learning_rate: float) -> TrainResu
     return result
 
 
-targets = keys.TARGETS
-member_predictions = []
-for k in range(args.members):
-    result = fit(
-        ModelConfig(
-            model="ours", targets=targets, hidden_channels=args.hidden_channels
-        ),
-        k,
-        1e-3,
-    )
-    path = save_model(
-        result.model,
-        args.out / f"default-model-{k}.safetensors",
-        training=result.to_dict(),
-    )
-    report["members"].append(
-        {
-            "file": path.name,
-            "best_epoch": result.best_epoch,
-            "metrics": result.to_dict()["metrics"],
-        }
-    )
-    member_predictions.append({t: result.predictions["test"][t] for t in targets})
-    # The committee mean on the test set.
-    report["committee_test"] = {
-        t: regression_metrics(
-            member_predictions[0][t][0],
-            np.mean([p[t][1] for p in member_predictions], axis=0),
-        )
-        for t in targets
+def record(name: str, result: TrainResult) -> None:
+    """Write a run's metrics and test predictions to runs/default-model/."""
+    payload = {
+        "split": result.split.to_dict(),
+        "best_epoch": result.best_epoch,
+        "epochs": len(result.history),
+        "metrics": result.to_dict()["metrics"],
+        "test_predictions": {
+            t: [np.asarray(v).tolist() for v in result.predictions["test"][t]]
+            for t in targets
+        },
     }
-    (runs / "default-model-report.json").write_text(json.dumps(report, indent=1))
+    (records / f"{name}.json").write_text(json.dumps(payload))
+
+
+for seed in args.seeds:
+    model_config = ModelConfig(
+        model="ours", targets=targets, hidden_channels=args.hidden_channels
+    )
+    result = fit(model_config, seed, 1e-3)
+    name = f"default-model-{seed}"
+    save_model(
+        result.model, args.out / f"{name}.safetensors", training=result.to_dict()
+    )
+    record(name, result)
 for name in args.paper:
     result = fit(ModelConfig(model=name, targets=targets, hidden_channels=64), 0, 1e-3)
-    report["baselines"][name] = result.to_dict()["metrics"]
-    (runs / "default-model-report.json").write_text(json.dumps(report, indent=1))
-print(json.dumps(report["committee_test"], indent=1))
+    record(name, result)
+if args.summarise:
+    runs_done = {
+        path.stem: json.loads(path.read_text())
+        for path in sorted(records.glob("*.json"))
+        if path.stem != "report"
+    }
+    members = [r for n, r in runs_done.items() if n.startswith("default-model-")]
+    report = {
+        "stores": [str(s) for s in args.stores],
+        "n": {k: len(v) for k, v in split.to_dict().items()},
+        "test": {n: r["metrics"]["test"] for n, r in runs_done.items()},
+        "committee_test": {
+            t: regression_metrics(
+                members[0]["test_predictions"][t][0],
+                np.mean([m["test_predictions"][t][1] for m in members], axis=0),
+            )
+            for t in targets
+        },
+    }
+    (records / "report.json").write_text(json.dumps(report, indent=1))
+    for n, metrics in {**report["test"], "committee": report["committee_test"]}.items():
+        print(n, {t: round(metrics[t]["r2"], 3) for t in targets})
