@@ -27,8 +27,14 @@ import torch
 from ase_phonongnn import keys
 from ase_phonongnn.data import DATA_DIR
 from ase_phonongnn.model import ModelConfig, save_model
-from ase_phonongnn.train import Split, TrainConfig, TrainResult, load_structures, train
-from ase_phonongnn.train._metrics import regression_metrics
+from ase_phonongnn.train import (
+    Split,
+    TrainConfig,
+    TrainResult,
+    load_structures,
+    regression_metrics,
+    train,
+)
 
 runs = Path(__file__).parent
 parser = argparse.ArgumentParser()
