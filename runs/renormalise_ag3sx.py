@@ -10,6 +10,15 @@ Three stages, each resumable (checkpoints under runs/<material>_<T>K_<stage>/):
    last three iterations, to bring the sampling noise below the tolerance.
 
     python runs/renormalise_ag3sx.py Ag3SBr 300 [WORKERS]
+
+``--start-from Ag3SBr`` starts instead from the force constants that material
+has shipped at the same temperature, moved onto this material's cell (same
+atom order; the fixed point does not depend on the start, only the number of
+iterations to reach it does). Ag3SI's harmonic spectrum (down to −6.4 THz)
+is far worse a start than Ag3SBr's renormalised one, so it runs stages 2 and
+3 only:
+
+    python runs/renormalise_ag3sx.py Ag3SI 300 2 --start-from Ag3SBr
 """
 
 from __future__ import annotations
@@ -22,23 +31,38 @@ from pathlib import Path
 from ase_phonongnn.data import DATA_DIR, force_constants_path
 from ase_phonongnn.errors import ConvergenceError
 from ase_phonongnn.label import GFN2xTB
+from ase_phonongnn.sample._phonopy import full_force_constants, load_phonopy
 from ase_phonongnn.sample.force_constants import save_phonopy
 from ase_phonongnn.sample.plots import plot_dispersions
 from ase_phonongnn.sample.renormalise import RenormalisationConfig, renormalise
 
-material, temperature = sys.argv[1], float(sys.argv[2])
-workers = int(sys.argv[3]) if len(sys.argv) > 3 else 2
+args = sys.argv[1:]
+donor = None
+if "--start-from" in args:
+    at = args.index("--start-from")
+    donor = args[at + 1]
+    del args[at : at + 2]
+material, temperature = args[0], float(args[1])
+workers = int(args[2]) if len(args) > 2 else 2
 stem = f"{material}_{round(temperature)}K"
 runs = Path(__file__).parent
+start = force_constants_path(material)
+if donor is not None:
+    own = load_phonopy(start)
+    given = load_phonopy(force_constants_path(donor, temperature))
+    if len(own.supercell) != len(given.supercell):
+        raise SystemExit(f"{donor} and {material} supercells differ")
+    own.force_constants = full_force_constants(given)
+    start = save_phonopy(own, runs / f"{stem}_start_params.yaml")
 stages = [
-    ("stage1", "floor:1.0", 20, 1, 4, force_constants_path(material)),
+    ("stage1", "floor:1.0", 20, 1, 4, start),
     (
         "stage2",
         "floor:0.5",
         20,
         1,
-        8,
-        runs / f"{stem}_stage1" / "iteration_003_params.yaml",
+        4 if donor else 8,
+        start if donor else runs / f"{stem}_stage1" / "iteration_003_params.yaml",
     ),
     # 20 snapshots per iteration left ~1 THz of fit noise on single soft
     # modes (stage 2 oscillated between 6 and 18 unstable modes): twice as
@@ -49,9 +73,11 @@ stages = [
         40,
         3,
         4,
-        runs / f"{stem}_stage2" / "iteration_007_params.yaml",
+        runs / f"{stem}_stage2" / f"iteration_{3 if donor else 7:03d}_params.yaml",
     ),
 ]
+if donor is not None:
+    stages = stages[1:]
 history = {}
 with ProcessPoolExecutor(workers) as executor:
     for name, policy, n_snapshots, pool, max_iterations, start in stages:
@@ -82,7 +108,11 @@ save_phonopy(result.phonon, DATA_DIR / f"{stem}_params.yaml")
     json.dumps(
         {
             "calculator": "gfn2-xtb",
-            "start": f"{material}_harmonic_params.yaml",
+            "start": (
+                f"{donor}_{round(temperature)}K_params.yaml on the {material} cell"
+                if donor
+                else f"{material}_harmonic_params.yaml"
+            ),
             "stages": history,
             "converged": result.converged,
         }
