@@ -156,7 +156,9 @@ def iter_predictions(
     total = len(structures) if isinstance(structures, Sized) else None
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, desc="predict", unit="frame", disable=not progress)
+    # The bar opens once the first chunk passed the structure checks, so that
+    # a bad input fails with its error alone, without an empty bar above it.
+    bar = None
     count = 0
     try:
         while True:
@@ -165,6 +167,10 @@ def iter_predictions(
                 break
             for offset, atoms in enumerate(chunk):
                 committee.check_structure(atoms, f"structure {count + offset}")
+            if bar is None:
+                bar = tqdm(
+                    total=total, desc="predict", unit="frame", disable=not progress
+                )
             out = committee.evaluate(chunk, wanted)
             starts = np.concatenate([[0], np.cumsum([len(a) for a in chunk])])
             for k, atoms in enumerate(chunk):
@@ -181,7 +187,8 @@ def iter_predictions(
             count += len(chunk)
             bar.update(len(chunk))
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
 
 
 def predict(

@@ -114,7 +114,7 @@ def test_committee_json_summary_and_store_output(committee_paths, tmp_path, caps
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["default", "--no-progress"], "not in the committee"),
+        (["default"], "not in the committee"),
         (["{missing}"], "no model file"),
         (["{model}", "--properties", "band_gap"], "'band_gap' not given"),
         (["{model}", "--batch-size", "0"], "--batch-size must be at least 1"),
