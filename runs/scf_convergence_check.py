@@ -1,0 +1,99 @@
+"""Check whether GFN2-xTB's SCF (tblite) converges on thermal snapshots.
+
+Samples a few normal-mode snapshots from a phonopy_params.yaml and runs one
+tblite single point per snapshot and SCF setting, printing whether it
+converged, the time and the band gap. The settings are those tried for Ag3SI
+(see runs/README.rst): the retry ladder's mixer dampings, more cycles, looser
+accuracy, hot electrons, other starting guesses, and a hot SCF (CEH or EEQ
+guess) whose density restarts the 300 K one.
+
+    python runs/scf_convergence_check.py runs/Ag3SI_300K_start_params.yaml 300 3
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+from ase import Atoms
+from ase.units import Bohr, Hartree, kB
+from tblite.interface import Calculator
+
+from ase_phonongnn.sample import PhononSampler
+
+SETTINGS: list[dict[str, float]] = [
+    {"mixer-damping": 0.4, "max-iter": 250},  # the ladder's first rung
+    {"mixer-damping": 0.2, "max-iter": 500},
+    {"mixer-damping": 0.05, "max-iter": 500},
+    {"mixer-damping": 0.7, "max-iter": 250},
+    {"mixer-damping": 0.4, "max-iter": 1000},
+    {"accuracy": 3.0, "max-iter": 250},
+    {"accuracy": 10.0, "max-iter": 250},
+    {"max-iter": 250, "temperature_K": 1000.0},
+    {"max-iter": 250, "guess": 1},  # EEQ charges
+    {"max-iter": 250, "hot_K": 5000.0, "guess": 2},  # CEH, then restart at 300 K
+    {"max-iter": 250, "hot_K": 3000.0, "guess": 1},
+]
+
+
+def single_point(atoms: Atoms, settings: dict[str, float], restart=None):
+    """One tblite GFN2-xTB single point with the given settings."""
+    settings = dict(settings)
+    temperature = settings.pop("temperature_K", 300.0)
+    settings.pop("hot_K", None)
+    calc = Calculator(
+        "GFN2-xTB",
+        atoms.numbers,
+        atoms.positions / Bohr,
+        lattice=atoms.cell.array / Bohr,
+        periodic=np.array([True] * 3),
+    )
+    calc.set("verbosity", 0)
+    calc.set("temperature", temperature * kB / Hartree)
+    for key, value in settings.items():
+        calc.set(key, value)
+    return calc.singlepoint(restart)
+
+
+def check(atoms: Atoms, settings: dict[str, float]) -> tuple[bool, float, float]:
+    """Return (converged, seconds, band gap in eV or nan)."""
+    start = time.perf_counter()
+    try:
+        result = None
+        if "hot_K" in settings:
+            hot = {**settings, "temperature_K": settings["hot_K"]}
+            result = single_point(atoms, hot)
+        result = single_point(atoms, settings, result)
+    except RuntimeError:
+        return False, time.perf_counter() - start, float("nan")
+    energies = np.asarray(result.get("orbital-energies")) * Hartree
+    n = round(np.asarray(result.get("orbital-occupations")).sum() / 2)
+    return True, time.perf_counter() - start, float(energies[n] - energies[n - 1])
+
+
+def main() -> None:
+    """Print one line per snapshot and SCF setting."""
+    source, temperature = sys.argv[1], float(sys.argv[2])
+    n_snapshots = int(sys.argv[3]) if len(sys.argv) > 3 else 2
+    sampler = PhononSampler.from_file(source)
+    drawn = sampler.sample(
+        temperature, n_snapshots, method="normal-mode", imaginary="floor:0.5", seed=5
+    )
+    snapshots = [sampler.supercell, *drawn]
+    for index, atoms in enumerate(snapshots):
+        name = "undisplaced" if index == 0 else f"snapshot {index}"
+        for settings in SETTINGS:
+            converged, seconds, gap = check(atoms, settings)
+            print(
+                f"{name:12s} {settings!s:55s} "
+                f"{'converged' if converged else 'FAILED':9s} {seconds:6.1f} s  "
+                f"gap {gap:.2f} eV",
+                flush=True,
+            )
+            if index == 0:
+                break
+
+
+if __name__ == "__main__":
+    main()
