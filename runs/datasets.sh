@@ -2,6 +2,7 @@
 # Sample and label the shipped Ag3SBr-family datasets with the project's CLI.
 #   bash runs/datasets.sh random-Ag3SBr     (eq. 2, a = 0.05 ... 0.40 Å: insulating, see runs/README.rst)
 #   bash runs/datasets.sh phonon-Ag3SBr     (normal modes of the 300 K renormalised FC; see runs/README.rst)
+#   MAX_TEMPERATURE=400 bash runs/datasets.sh phonon-Ag3SBr   (only T <= 400 K, same store)
 # Re-running resumes: sampling is seeded, labelling skips what the store has.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +47,17 @@ case "${1:?dataset name}" in
     f="$out/phonon-Ag3SBr.extxyz"
     interleave "$f" "${parts[@]}"
     inputs=("$f")
+    if [ -n "${MAX_TEMPERATURE:-}" ]; then
+      # Label the snapshots up to MAX_TEMPERATURE first (into the same store).
+      sub="$out/phonon-Ag3SBr-le$MAX_TEMPERATURE.extxyz"
+      [ -f "$sub" ] || python -c "
+import sys, ase.io
+frames = ase.io.read(sys.argv[1], ':')
+kept = [a for a in frames if a.info['temperature'] <= float(sys.argv[3])]
+ase.io.write(sys.argv[2], kept)
+" "$f" "$sub" "$MAX_TEMPERATURE"
+      inputs=("$sub")
+    fi
     ;;
   *) echo "unknown dataset $1" >&2; exit 2 ;;
 esac
