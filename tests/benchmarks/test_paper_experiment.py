@@ -6,7 +6,6 @@ import importlib
 import json
 import math
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -81,14 +80,11 @@ def experiment(script, stores, tmp_path_factory):
     out = tmp_path_factory.mktemp("paper_experiment")
     argv = ["--phonon", str(stores["phonon"]), "--random", str(stores["random"])]
     argv += ["--out", str(out), *OPTIONS]
-    start = time.perf_counter()
     assert script.main(argv) == 0
-    elapsed = time.perf_counter() - start
     return {
         "argv": argv,
         "out": out,
         "results": json.loads((out / "results.json").read_text()),
-        "seconds": elapsed,
     }
 
 
@@ -116,7 +112,6 @@ def test_every_record_is_there_and_sizes_are_clipped(experiment):
             assert all(math.isfinite(metrics[k]) for k in ("mae", "rmse", "r2"))
         assert record["metrics"]["train"]["n"] == record["size"]
         assert record["n_validation"] == math.ceil(0.15 / 0.7 * record["size"])
-    assert experiment["seconds"] < 60
 
 
 def test_test_sets_are_fixed_and_disjoint_from_training(experiment, stores):

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 from collections import Counter
 
 import numpy as np
@@ -173,24 +172,12 @@ def test_batched_collation_keeps_edges_per_structure():
     torch.testing.assert_close(lengths, torch.cat([edge_vectors(g)[1] for g in graphs]))
 
 
-def test_cost_is_linear_in_the_number_of_atoms():
-    def best_time(atoms):
-        build_graph(atoms)
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            build_graph(atoms)
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    small = ag3sbr((4, 4, 4))  # 320 atoms
-    large = ag3sbr((8, 8, 8))  # 2,560 atoms: 8x more
-    ratio = best_time(large) / best_time(small)
-    # linear: ~8 (less with fixed overheads); quadratic would be ~64
-    assert ratio < 20, f"time ratio {ratio:.1f} for 8x the atoms"
-    assert build_graph(large).num_edges == pytest.approx(
-        8 * build_graph(small).num_edges, rel=0.02
-    )
+def test_edges_grow_linearly_with_the_number_of_atoms():
+    # The cost's scaling is measured in benchmarks/bench_graph.py; here the
+    # fact behind it: each atom keeps the same neighbours in a larger cell.
+    small = ag3sbr((4, 4, 4), rattle=0.0)  # 320 atoms
+    large = ag3sbr((8, 8, 8), rattle=0.0)  # 2,560 atoms: 8x more
+    assert build_graph(large).num_edges == 8 * build_graph(small).num_edges
 
 
 @pytest.mark.parametrize("cutoff", [0.0, -1.0, float("nan"), float("inf")])
