@@ -97,7 +97,7 @@ def _descend(
     # Flipping mode m changes u to u - 2 s_m c_m, so that every atom's
     # |u_j|² changes by 4 (|c_mj|² - s_m u_j·c_mj): one (modes × atoms)
     # product per step evaluates every flip, without forming the trial
-    # configurations (half the time of doing so).
+    # configurations.
     norms = np.einsum("mja,mja->mj", modes, modes)
     u = np.einsum("m,mja->ja", signs, modes)
     msd = np.einsum("ja,ja->j", u, u)
