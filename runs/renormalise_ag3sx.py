@@ -54,6 +54,8 @@ if donor is not None:
         raise SystemExit(f"{donor} and {material} supercells differ")
     own.force_constants = full_force_constants(given)
     start = save_phonopy(own, runs / f"{stem}_start_params.yaml")
+# Stage 3 starts from the last iteration of stage 2.
+stage2_iterations = 4 if donor else 8
 stages = [
     ("stage1", "floor:1.0", 20, 1, 4, start),
     (
@@ -61,7 +63,7 @@ stages = [
         "floor:0.5",
         20,
         1,
-        4 if donor else 8,
+        stage2_iterations,
         start if donor else runs / f"{stem}_stage1" / "iteration_003_params.yaml",
     ),
     # 20 snapshots per iteration left ~1 THz of fit noise on single soft
@@ -73,7 +75,7 @@ stages = [
         40,
         3,
         4,
-        runs / f"{stem}_stage2" / f"iteration_{3 if donor else 7:03d}_params.yaml",
+        runs / f"{stem}_stage2" / f"iteration_{stage2_iterations - 1:03d}_params.yaml",
     ),
 ]
 if donor is not None:
