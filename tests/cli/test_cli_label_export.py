@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import os
+
 import ase.db
 import ase.io
 import numpy as np
@@ -10,6 +13,7 @@ from ase.build import bulk
 from ase.cluster import Octahedron
 
 from ase_phonongnn import keys
+from ase_phonongnn.cli.label import _executor, worker_threads
 from ase_phonongnn.cli.main import main
 from ase_phonongnn.store import SnapshotStore
 
@@ -52,6 +56,25 @@ def test_label_resumes_and_reports(tmp_path, extxyz, capsys):
 def test_label_with_two_workers(tmp_path, extxyz, capsys):
     assert _label(extxyz, "--out", tmp_path / "s.h5", "--workers", "2") == 0
     assert "done 4, failed 0, pending 0" in capsys.readouterr().out
+
+
+def test_workers_share_the_cores_openmp_threads(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    assert [worker_threads(n) for n in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert worker_threads(2) == 3
+
+
+def test_each_worker_process_gets_its_thread_share(monkeypatch):
+    # the variable is unset here, so a worker has it only from its share
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(4)))
+    args = argparse.Namespace(dask=None, workers=2)
+    with _executor(args) as (executor, n_workers):
+        seen = set(executor.map(os.getenv, ["OMP_NUM_THREADS"] * 4))
+    assert n_workers == 2
+    assert seen == {"2"}
 
 
 def test_label_a_store_of_pending_snapshots(tmp_path, capsys):
