@@ -24,6 +24,7 @@ _OVERRIDES = {
     "hidden_channels": ("model", "hidden_channels"),
     "dropout": ("model", "dropout"),
     "n_interactions": ("model", "n_interactions"),
+    "equivariant": ("model", "equivariant"),
     "seed": ("train", "seed"),
     "epochs": ("train", "max_epochs"),
     "patience": ("train", "patience"),
@@ -77,6 +78,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--hidden-channels", type=int, help="width (64)")
     group.add_argument("--dropout", type=float, help="dropout probability (0)")
     group.add_argument("--n-interactions", type=int, help="ours: blocks (3)")
+    group.add_argument(
+        "--equivariant",
+        action="store_const",
+        const=True,
+        help="ours: PaiNN blocks with vector features (bond angles)",
+    )
     group = parser.add_argument_group("training")
     group.add_argument("--epochs", type=int, help="most epochs (500)")
     group.add_argument("--patience", type=int, help="early-stopping patience (50)")

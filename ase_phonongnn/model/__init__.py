@@ -6,8 +6,10 @@ through the closed registry :data:`MODELS`:
 - ``paper-1`` ... ``paper-6``: :class:`PaperGraphConv`, the GraphConv models
   of Benítez et al. (2026), per-structure targets only;
 - ``ours``: :class:`PotentialGNN`, a smooth invariant message-passing
-  potential: extensive energy with conservative forces and stress, and
-  intensive heads for band gap, VBM and hydrostatic stress.
+  potential (distance-only :class:`Interaction` blocks, or PaiNN
+  :class:`EquivariantInteraction` blocks with ``equivariant=True``):
+  extensive energy with conservative forces and stress, and intensive heads
+  for band gap, VBM and hydrostatic stress.
 
 The call contract shared by all::
 
@@ -37,7 +39,13 @@ from ase_phonongnn.model._io import (
     read_model_metadata,
     save_model,
 )
-from ase_phonongnn.model._ours import BesselBasis, PolynomialEnvelope, PotentialGNN
+from ase_phonongnn.model._ours import (
+    BesselBasis,
+    EquivariantInteraction,
+    Interaction,
+    PolynomialEnvelope,
+    PotentialGNN,
+)
 from ase_phonongnn.model._paper import (
     PAPER_ARCHITECTURES,
     PaperArchitecture,
@@ -53,7 +61,9 @@ __all__ = [
     "MODEL_KEYS",
     "PAPER_ARCHITECTURES",
     "BesselBasis",
+    "EquivariantInteraction",
     "GraphModel",
+    "Interaction",
     "ModelConfig",
     "PaperArchitecture",
     "PaperGraphConv",

@@ -53,6 +53,12 @@ class ModelConfig:
     envelope_exponent
         ``ours`` only: exponent p of the polynomial cutoff envelope (smooth
         to order p - 1 at the cutoff).
+    equivariant
+        ``ours`` only: PaiNN blocks with vector features, which see bond
+        directions and angles
+        (:class:`~ase_phonongnn.model.EquivariantInteraction`), instead of
+        distance-only continuous-filter convolutions (default False; models
+        saved before this option read as False).
     """
 
     model: str = "ours"
@@ -64,6 +70,7 @@ class ModelConfig:
     n_interactions: int = 3
     n_radial: int = 8
     envelope_exponent: int = 6
+    equivariant: bool = False
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_KEYS:
@@ -100,6 +107,10 @@ class ModelConfig:
         _positive_int(self.n_interactions, "n_interactions")
         _positive_int(self.n_radial, "n_radial")
         _positive_int(self.envelope_exponent, "envelope_exponent")
+        if not isinstance(self.equivariant, bool):
+            raise TypeError(
+                f"equivariant must be True or False (got {self.equivariant!r})"
+            )
         dropout = float(self.dropout)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1) (got {self.dropout})")

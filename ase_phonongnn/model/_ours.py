@@ -127,6 +127,86 @@ class Interaction(torch.nn.Module):
         return h + update
 
 
+class EquivariantInteraction(torch.nn.Module):
+    r"""One PaiNN message and update block: scalar and vector features.
+
+    Each atom carries scalars :math:`\mathbf{s}_i` (F) and vectors
+    :math:`\vec{\mathbf{v}}_i` (3 × F, zero at the start). Message
+    (Schütt, Unke & Gastegger, ICML 2021, eqs. 7-9), with
+    :math:`\phi(\mathbf{s}_j) \circ W(r_{ij}) = (\mathbf{a}, \mathbf{b},
+    \mathbf{c})` split in three:
+
+    .. math:: \Delta\mathbf{s}_i = \frac{1}{\sqrt{\bar n}} \sum_j \mathbf{a}_{ij},
+              \qquad
+              \Delta\vec{\mathbf{v}}_i = \frac{1}{\sqrt{\bar n}} \sum_j
+              \mathbf{b}_{ij} \circ \vec{\mathbf{v}}_j
+              + \mathbf{c}_{ij} \circ \hat{\mathbf{r}}_{ij}
+
+    then the update (eqs. 10-12) mixes the channels of the vectors with two
+    bias-free linear maps U, V and couples them to the scalars through
+    :math:`\lVert V\vec{\mathbf{v}}_i\rVert` and
+    :math:`\langle U\vec{\mathbf{v}}_i, V\vec{\mathbf{v}}_i\rangle`. The
+    scalars stay invariant and the vectors rotate with the structure, so the
+    messages see bond directions and, after one block, bond angles, which
+    distances alone (:class:`Interaction`) cannot. The filter W is the Bessel
+    basis through a linear map, times the envelope (and the edge mask), as in
+    :class:`Interaction`; the sums are scaled by the mean neighbour count.
+    """
+
+    def __init__(self, width: int, n_radial: int) -> None:
+        super().__init__()
+        self.width = width
+        self.context = torch.nn.Sequential(
+            torch.nn.Linear(width, width),
+            torch.nn.SiLU(),
+            torch.nn.Linear(width, 3 * width),
+        )
+        self.filter = torch.nn.Linear(n_radial, 3 * width, bias=False)
+        self.mix = torch.nn.Linear(width, 2 * width, bias=False)
+        self.update = torch.nn.Sequential(
+            torch.nn.Linear(2 * width, width),
+            torch.nn.SiLU(),
+            torch.nn.Linear(width, 3 * width),
+        )
+
+    def forward(
+        self,
+        s: Tensor,
+        v: Tensor,
+        radial: Tensor,
+        weight: Tensor,
+        unit: Tensor,
+        edge_index: Tensor,
+        neighbours: Tensor,
+    ) -> tuple[Tensor, Tensor]:
+        """Return updated scalars (n, F) and vectors (n, 3, F).
+
+        ``unit`` holds the unit bond vectors (E, 3); ``weight`` the envelope
+        times the edge mask (E,).
+        """
+        source, target = edge_index
+        width = self.width
+        scale = neighbours.sqrt()
+        filtered = self.filter(radial) * weight.unsqueeze(-1)
+        a, b, c = torch.split(
+            self.context(s).index_select(0, source) * filtered, width, dim=-1
+        )
+        vector_messages = b.unsqueeze(1) * v.index_select(0, source) + c.unsqueeze(
+            1
+        ) * unit.unsqueeze(-1)
+        s = s + torch.zeros_like(s).index_add_(0, target, a) / scale
+        v = v + torch.zeros_like(v).index_add_(0, target, vector_messages) / scale
+        u_v, v_v = torch.split(self.mix(v), width, dim=-1)
+        # + 1e-8: the norm stays differentiable (twice) where V v vanishes
+        norm = torch.sqrt((v_v * v_v).sum(dim=1) + 1e-8)
+        a_vv, a_sv, a_ss = torch.split(
+            self.update(torch.cat([s, norm], dim=-1)), width, dim=-1
+        )
+        s = s + a_sv * (u_v * v_v).sum(dim=1) + a_ss
+        v = v + a_vv.unsqueeze(1) * u_v
+        return s, v
+
+
 def _mlp(width: int, n_out: int, dropout: float = 0.0) -> torch.nn.Sequential:
     hidden = max(width // 2, 1)
     return torch.nn.Sequential(
@@ -214,8 +294,9 @@ class PotentialGNN(GraphModel):
         self.embedding = torch.nn.Embedding(len(config.species), width)
         self.radial = BesselBasis(config.n_radial, config.cutoff)
         self.envelope = PolynomialEnvelope(config.envelope_exponent, config.cutoff)
+        block = EquivariantInteraction if config.equivariant else Interaction
         self.interactions = torch.nn.ModuleList(
-            Interaction(width, config.n_radial) for _ in range(config.n_interactions)
+            block(width, config.n_radial) for _ in range(config.n_interactions)
         )
         self.energy_index = (
             config.targets.index(keys.ENERGY_PER_ATOM)
@@ -331,7 +412,7 @@ class PotentialGNN(GraphModel):
     def _node_features(
         self, data: Data, species: Tensor, positions: Tensor, cell: Tensor
     ) -> Tensor:
-        _, distances = edge_vectors(data, positions, cell)
+        vectors, distances = edge_vectors(data, positions, cell)
         envelope = self.envelope(distances)
         radial = self.radial(distances) * envelope.unsqueeze(-1)
         # The edge mask scales each message linearly (0 removes the edge), so
@@ -340,8 +421,18 @@ class PotentialGNN(GraphModel):
         mask = self.edge_mask(data)
         weight = envelope if mask is None else envelope * mask
         h: Tensor = self.embedding(species)
+        if not self.config.equivariant:
+            for interaction in self.interactions:
+                h = interaction(
+                    h, radial, weight, data.edge_index, self.mean_neighbours
+                )
+            return h
+        unit = vectors / distances.unsqueeze(-1)
+        v = h.new_zeros((h.shape[0], 3, h.shape[1]))
         for interaction in self.interactions:
-            h = interaction(h, radial, weight, data.edge_index, self.mean_neighbours)
+            h, v = interaction(
+                h, v, radial, weight, unit, data.edge_index, self.mean_neighbours
+            )
         return h
 
     def fit_normalisation(self, graphs: Sequence[Data]) -> None:

@@ -88,11 +88,13 @@ def test_evaluate_prints_json_metrics_per_target(cu_store, tmp_path, capsys):
                 "8",
                 "--n-interactions",
                 "1",
+                "--equivariant",
                 "--no-progress",
             ]
         )
         == 0
     )
+    assert load_model(out).config.equivariant  # saved and read back
     capsys.readouterr()
     assert main(["evaluate", str(out), str(cu_store), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

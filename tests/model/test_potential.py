@@ -26,8 +26,8 @@ def ag3sbr(repeat=(1, 1, 1), seed=0, rattle=0.12) -> Atoms:
     return atoms
 
 
-@pytest.fixture(scope="module")
-def model():
+@pytest.fixture(scope="module", params=[False, True], ids=["invariant", "painn"])
+def model(request):
     config = ModelConfig(
         model="ours",
         targets=TARGETS,
@@ -35,6 +35,7 @@ def model():
         cutoff=CUTOFF,
         hidden_channels=16,
         n_interactions=2,
+        equivariant=request.param,
     )
     net = build_model(config, seed=1, dtype=torch.float64).eval()
     # non-trivial scaling so that every term of the output is exercised
