@@ -44,6 +44,9 @@ parser.add_argument(
 parser.add_argument("--seeds", type=int, nargs="*", default=[])
 parser.add_argument("--summarise", action="store_true")
 parser.add_argument("--hidden-channels", type=int, default=64)
+parser.add_argument(
+    "--equivariant", action="store_true", help="ours: PaiNN blocks (bond angles)"
+)
 parser.add_argument("--max-time", type=float, default=1200.0, help="s per model")
 parser.add_argument("--paper", nargs="*", default=[])
 parser.add_argument("--out", type=Path, default=DATA_DIR)
@@ -110,7 +113,10 @@ def record(name: str, result: TrainResult) -> None:
 
 for seed in args.seeds:
     model_config = ModelConfig(
-        model="ours", targets=targets, hidden_channels=args.hidden_channels
+        model="ours",
+        targets=targets,
+        hidden_channels=args.hidden_channels,
+        equivariant=args.equivariant,
     )
     result = fit(model_config, seed, 1e-3)
     name = f"default-model-{seed}"
