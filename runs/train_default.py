@@ -26,7 +26,7 @@ import torch
 
 from ase_phonongnn import keys
 from ase_phonongnn.data import DATA_DIR
-from ase_phonongnn.model import ModelConfig, save_model
+from ase_phonongnn.model import READOUTS, ModelConfig, save_model
 from ase_phonongnn.train import (
     Split,
     TrainConfig,
@@ -46,6 +46,9 @@ parser.add_argument("--summarise", action="store_true")
 parser.add_argument("--hidden-channels", type=int, default=64)
 parser.add_argument(
     "--equivariant", action="store_true", help="ours: PaiNN blocks (bond angles)"
+)
+parser.add_argument(
+    "--readout", choices=READOUTS, default="mean", help="ours: intensive pooling"
 )
 parser.add_argument("--max-time", type=float, default=1200.0, help="s per model")
 parser.add_argument("--paper", nargs="*", default=[])
@@ -117,6 +120,7 @@ for seed in args.seeds:
         targets=targets,
         hidden_channels=args.hidden_channels,
         equivariant=args.equivariant,
+        readout=args.readout,
     )
     result = fit(model_config, seed, 1e-3)
     name = f"default-model-{seed}"

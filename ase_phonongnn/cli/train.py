@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ase_phonongnn import keys
-from ase_phonongnn.model import MODEL_KEYS
+from ase_phonongnn.model import MODEL_KEYS, READOUTS
 
 #: flag destination -> (config section, field)
 _OVERRIDES = {
@@ -25,6 +25,7 @@ _OVERRIDES = {
     "dropout": ("model", "dropout"),
     "n_interactions": ("model", "n_interactions"),
     "equivariant": ("model", "equivariant"),
+    "readout": ("model", "readout"),
     "seed": ("train", "seed"),
     "epochs": ("train", "max_epochs"),
     "patience": ("train", "patience"),
@@ -83,6 +84,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_const",
         const=True,
         help="ours: PaiNN blocks with vector features (bond angles)",
+    )
+    group.add_argument(
+        "--readout",
+        choices=READOUTS,
+        help="ours: pooling of band gap, VBM and stress heads (mean)",
     )
     group = parser.add_argument_group("training")
     group.add_argument("--epochs", type=int, help="most epochs (500)")

@@ -30,7 +30,7 @@ Models are saved as one safetensors file (:func:`save_model`) and loaded by
 from __future__ import annotations
 
 from ase_phonongnn.model._base import EDGE_MASK, GraphModel
-from ase_phonongnn.model._config import MODEL_KEYS, ModelConfig
+from ase_phonongnn.model._config import MODEL_KEYS, READOUTS, ModelConfig
 from ase_phonongnn.model._io import (
     FORMAT,
     FORMAT_VERSION,
@@ -60,6 +60,7 @@ __all__ = [
     "MODELS",
     "MODEL_KEYS",
     "PAPER_ARCHITECTURES",
+    "READOUTS",
     "BesselBasis",
     "EquivariantInteraction",
     "GraphModel",

@@ -24,6 +24,9 @@ MODEL_KEYS: Final = (
     "paper-6",
 )
 
+#: Pooling of the intensive heads of ``ours`` (:attr:`ModelConfig.readout`).
+READOUTS: Final = ("mean", "attention")
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -59,6 +62,13 @@ class ModelConfig:
         (:class:`~ase_phonongnn.model.EquivariantInteraction`), instead of
         distance-only continuous-filter convolutions (default False; models
         saved before this option read as False).
+    readout
+        ``ours`` only: how the atomic outputs of the intensive heads
+        (``band_gap``, ``vbm``, ``hydrostatic_stress``) become one value per
+        structure: ``"mean"`` over the atoms (default; models saved before
+        this option read as it) or ``"attention"``, a softmax-weighted mean
+        whose weights are learned per atom and target, which can follow the
+        most distorted environments that set the band edges.
     """
 
     model: str = "ours"
@@ -71,6 +81,7 @@ class ModelConfig:
     n_radial: int = 8
     envelope_exponent: int = 6
     equivariant: bool = False
+    readout: str = "mean"
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_KEYS:
@@ -110,6 +121,10 @@ class ModelConfig:
         if not isinstance(self.equivariant, bool):
             raise TypeError(
                 f"equivariant must be True or False (got {self.equivariant!r})"
+            )
+        if self.readout not in READOUTS:
+            raise ValueError(
+                f"readout must be one of {', '.join(READOUTS)} (got {self.readout!r})"
             )
         dropout = float(self.dropout)
         if not 0.0 <= dropout < 1.0:

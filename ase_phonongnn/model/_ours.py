@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
+from torch_geometric.utils import softmax
 
 from ase_phonongnn import keys
 from ase_phonongnn.graph import edge_vectors
@@ -245,7 +246,12 @@ class PotentialGNN(GraphModel):
           :math:`\mathbf{C} \to \mathbf{C}(1+\varepsilon)`;
         - ``band_gap``, ``vbm``, ``hydrostatic_stress``: an atomic MLP averaged
           over the atoms (intensive), standardised with the training mean and
-          standard deviation; dropout acts in these heads only.
+          standard deviation; dropout acts in these heads only. With
+          ``readout="attention"`` the average is weighted by a softmax over
+          the atoms of a second atomic MLP, one weight per atom and target
+          (global soft attention, Li et al., ICLR 2016): still intensive,
+          and able to follow the few most distorted environments that set a
+          band edge, where a plain mean dilutes them.
 
     Why this design
         - The paper's GraphConv weights messages by the raw distance, which
@@ -284,7 +290,7 @@ class PotentialGNN(GraphModel):
     config
         ``config.model == "ours"``; uses ``hidden_channels``,
         ``n_interactions``, ``n_radial``, ``envelope_exponent``,
-        ``equivariant``, ``dropout``,
+        ``equivariant``, ``readout``, ``dropout``,
         ``cutoff``, ``species`` and ``targets``.
     """
 
@@ -314,6 +320,11 @@ class PotentialGNN(GraphModel):
         self.intensive_head = (
             _mlp(width, len(self.intensive_index), config.dropout)
             if self.intensive_index
+            else None
+        )
+        self.intensive_gate = (
+            _mlp(width, len(self.intensive_index))
+            if self.intensive_index and config.readout == "attention"
             else None
         )
         self.register_buffer("atomic_energies", torch.zeros(len(config.species)))
@@ -389,7 +400,14 @@ class PotentialGNN(GraphModel):
                 per_atom = self.intensive_head(h)
                 pooled = torch.zeros(
                     (n_graphs, per_atom.shape[1]), dtype=h.dtype, device=h.device
-                ).index_add(0, batch, per_atom) / n_atoms.unsqueeze(-1)
+                )
+                if self.intensive_gate is None:
+                    pooled = pooled.index_add(0, batch, per_atom)
+                    pooled = pooled / n_atoms.unsqueeze(-1)
+                else:
+                    # softmax over the atoms of each structure, per target
+                    weights = softmax(self.intensive_gate(h), batch, num_nodes=n_graphs)
+                    pooled = pooled.index_add(0, batch, weights * per_atom)
                 index = self.intensive_index
                 values = self.target_shift[index] + self.target_scale[index] * pooled
                 for column, k in enumerate(index):

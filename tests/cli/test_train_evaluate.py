@@ -89,12 +89,16 @@ def test_evaluate_prints_json_metrics_per_target(cu_store, tmp_path, capsys):
                 "--n-interactions",
                 "1",
                 "--equivariant",
+                "--readout",
+                "attention",
                 "--no-progress",
             ]
         )
         == 0
     )
-    assert load_model(out).config.equivariant  # saved and read back
+    config = load_model(out).config  # saved and read back
+    assert config.equivariant
+    assert config.readout == "attention"
     capsys.readouterr()
     assert main(["evaluate", str(out), str(cu_store), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

@@ -34,9 +34,10 @@ def ag3sbr(seed=0) -> Atoms:
     return atoms
 
 
-def fitted_model(key: str, dtype=torch.float32):
+def fitted_model(key: str, dtype=torch.float32, **options):
     config = ModelConfig(
         model=key,
+        **options,
         targets=(keys.ENERGY_PER_ATOM, keys.BAND_GAP),
         species=(47, 16, 35),
         cutoff=CUTOFF,
@@ -63,9 +64,13 @@ def outputs(net, graph):
     return {k: v.detach() for k, v in out.items()}
 
 
-@pytest.mark.parametrize("key", ["ours", "paper-2"])
-def test_save_then_load_predicts_identically(tmp_path, key):
-    net, graphs = fitted_model(key)
+@pytest.mark.parametrize(
+    ("key", "options"),
+    [("ours", {}), ("ours", {"readout": "attention"}), ("paper-2", {})],
+    ids=["ours", "ours-attention", "paper-2"],
+)
+def test_save_then_load_predicts_identically(tmp_path, key, options):
+    net, graphs = fitted_model(key, **options)
     path = save_model(net, tmp_path / "m.safetensors", training={"note": "test"})
     loaded = load_model(path)
     assert not loaded.training
@@ -216,5 +221,7 @@ def test_model_config_validation_and_round_trip():
         ModelConfig(dropout=1.0)
     with pytest.raises(ValueError, match="cutoff must be positive"):
         ModelConfig(cutoff=0.0)
+    with pytest.raises(ValueError, match="readout must be one of mean, attention"):
+        ModelConfig(readout="max")
     with pytest.raises(ValueError, match="species is empty"):
         build_model(ModelConfig())

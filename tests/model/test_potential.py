@@ -26,7 +26,14 @@ def ag3sbr(repeat=(1, 1, 1), seed=0, rattle=0.12) -> Atoms:
     return atoms
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["invariant", "painn"])
+VARIANTS = {
+    "invariant": {},
+    "painn": {"equivariant": True},
+    "attention": {"readout": "attention"},
+}
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS))
 def model(request):
     config = ModelConfig(
         model="ours",
@@ -35,7 +42,7 @@ def model(request):
         cutoff=CUTOFF,
         hidden_channels=16,
         n_interactions=2,
-        equivariant=request.param,
+        **VARIANTS[request.param],
     )
     net = build_model(config, seed=1, dtype=torch.float64).eval()
     # non-trivial scaling so that every term of the output is exercised
@@ -203,6 +210,23 @@ def test_batched_prediction_equals_one_by_one(model):
         for name in (keys.ENERGY, *TARGETS):
             torch.testing.assert_close(batched[name][k], single[name][0])
         torch.testing.assert_close(batched[keys.STRESS][k], single[keys.STRESS][0])
+
+
+def test_attention_readout_with_equal_gates_is_the_mean_readout():
+    """Softmax pooling with a constant gate is the plain mean over the atoms."""
+    config = ModelConfig(
+        targets=TARGETS, species=(16, 35, 47), cutoff=CUTOFF, hidden_channels=16
+    )
+    mean_net = build_model(config, seed=3, dtype=torch.float64).eval()
+    net = build_model(config.replace(readout="attention"), seed=3, dtype=torch.float64)
+    net.eval().load_state_dict(mean_net.state_dict(), strict=False)
+    gate = net.intensive_gate[-1]
+    torch.nn.init.zeros_(gate.weight)
+    torch.nn.init.zeros_(gate.bias)
+    atoms = ag3sbr(seed=4)
+    mean, attention = predict(mean_net, atoms), predict(net, atoms)
+    for target in TARGETS:
+        np.testing.assert_allclose(attention[target], mean[target], rtol=1e-12)
 
 
 def test_unseen_element_is_refused(model):
