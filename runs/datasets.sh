@@ -3,6 +3,7 @@
 #   bash runs/datasets.sh random-Ag3SBr     (eq. 2, a = 0.05 ... 0.40 Å: insulating, see runs/README.rst)
 #   bash runs/datasets.sh phonon-Ag3SBr     (normal modes of the 300 K renormalised FC; see runs/README.rst)
 #   MAX_TEMPERATURE=400 bash runs/datasets.sh phonon-Ag3SBr   (only T <= 400 K, same store)
+#   MAX_AMPLITUDE=0.30 bash runs/datasets.sh random-Ag3SBr     (only a <= 0.30 Å, same store)
 # Re-running resumes: sampling is seeded, labelling skips what the store has.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,15 @@ interleave() {
 import sys, ase.io
 parts = [ase.io.read(p, ':') for p in sys.argv[2:]]
 ase.io.write(sys.argv[1], [a for group in zip(*parts) for a in group])
+" "$@"
+}
+# subset OUT IN KEY MAX: the frames of IN whose info[KEY] <= MAX, in order.
+subset() {
+  [ -f "$1" ] || python -c "
+import sys, ase.io
+frames = ase.io.read(sys.argv[2], ':')
+kept = [a for a in frames if a.info[sys.argv[3]] <= float(sys.argv[4])]
+ase.io.write(sys.argv[1], kept)
 " "$@"
 }
 out=runs/datasets
@@ -32,6 +42,13 @@ case "${1:?dataset name}" in
     f="$out/random-Ag3SBr.extxyz"
     interleave "$f" "${parts[@]}"
     inputs=("$f")
+    if [ -n "${MAX_AMPLITUDE:-}" ]; then
+      # Label the snapshots up to MAX_AMPLITUDE first (into the same store):
+      # the SCF fails on some of the larger ones, at ~10 min each.
+      sub="$out/random-Ag3SBr-le$MAX_AMPLITUDE.extxyz"
+      subset "$sub" "$f" amplitude "$MAX_AMPLITUDE"
+      inputs=("$sub")
+    fi
     ;;
   phonon-Ag3SBr)
     parts=()
@@ -50,12 +67,7 @@ case "${1:?dataset name}" in
     if [ -n "${MAX_TEMPERATURE:-}" ]; then
       # Label the snapshots up to MAX_TEMPERATURE first (into the same store).
       sub="$out/phonon-Ag3SBr-le$MAX_TEMPERATURE.extxyz"
-      [ -f "$sub" ] || python -c "
-import sys, ase.io
-frames = ase.io.read(sys.argv[1], ':')
-kept = [a for a in frames if a.info['temperature'] <= float(sys.argv[3])]
-ase.io.write(sys.argv[2], kept)
-" "$f" "$sub" "$MAX_TEMPERATURE"
+      subset "$sub" "$f" temperature "$MAX_TEMPERATURE"
       inputs=("$sub")
     fi
     ;;
