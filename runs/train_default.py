@@ -1,6 +1,7 @@
 """Train the shipped default committee on the labelled Ag3SBr stores.
 
-    python runs/train_default.py --seeds 0 1 &   # members, in parallel
+    python runs/train_default.py --seeds 0 --readout attention &   # members,
+    python runs/train_default.py --seeds 1 --readout attention &   # in parallel
     python runs/train_default.py --seeds 2 --paper paper-1
     python runs/train_default.py --summarise
 
