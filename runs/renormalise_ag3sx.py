@@ -19,6 +19,14 @@ is far worse a start than Ag3SBr's renormalised one, so it runs stages 2 and
 3 only:
 
     python runs/renormalise_ag3sx.py Ag3SI 300 2 --start-from Ag3SBr
+
+``--start-from Ag3SBr@300`` starts from the force constants a material has
+shipped at another temperature (the nearest fixed point is the best start).
+Above 400 K a third of GFN2-xTB's SCFs fail even on the whole retry ladder
+(about ten minutes each), so these runs try only its first rung; a failed
+snapshot is left out of the fit either way:
+
+    python runs/renormalise_ag3sx.py Ag3SBr 500 1 --start-from Ag3SBr@300
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from __future__ import annotations
 import json
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from ase_phonongnn.data import DATA_DIR, force_constants_path
@@ -43,13 +52,17 @@ if "--start-from" in args:
     donor = args[at + 1]
     del args[at : at + 2]
 material, temperature = args[0], float(args[1])
+donor_temperature = temperature
+if donor is not None and "@" in donor:
+    donor, at_temperature = donor.split("@")
+    donor_temperature = float(at_temperature)
 workers = int(args[2]) if len(args) > 2 else 2
 stem = f"{material}_{round(temperature)}K"
 runs = Path(__file__).parent
 start = force_constants_path(material)
 if donor is not None:
     own = load_phonopy(start)
-    given = load_phonopy(force_constants_path(donor, temperature))
+    given = load_phonopy(force_constants_path(donor, donor_temperature))
     if len(own.supercell) != len(given.supercell):
         raise SystemExit(f"{donor} and {material} supercells differ")
     own.force_constants = full_force_constants(given)
@@ -80,6 +93,7 @@ stages = [
 ]
 if donor is not None:
     stages = stages[1:]
+labeller = GFN2xTB if temperature <= 400 else partial(GFN2xTB, retry=False)
 history = {}
 with ProcessPoolExecutor(workers) as executor:
     for name, policy, n_snapshots, pool, max_iterations, start in stages:
@@ -95,7 +109,7 @@ with ProcessPoolExecutor(workers) as executor:
         )
         try:
             checkpoint = runs / f"{stem}_{name}"
-            result = renormalise(start, GFN2xTB, config, executor, checkpoint)
+            result = renormalise(start, labeller, config, executor, checkpoint)
         except ConvergenceError as err:
             result = err.result
             print(err)
@@ -110,8 +124,10 @@ save_phonopy(result.phonon, DATA_DIR / f"{stem}_params.yaml")
     json.dumps(
         {
             "calculator": "gfn2-xtb",
+            "retry_ladder": temperature <= 400,
             "start": (
-                f"{donor}_{round(temperature)}K_params.yaml on the {material} cell"
+                f"{donor}_{round(donor_temperature)}K_params.yaml"
+                f" on the {material} cell"
                 if donor
                 else f"{material}_harmonic_params.yaml"
             ),
