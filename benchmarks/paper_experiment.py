@@ -48,12 +48,13 @@ import torch
 from _paper_experiment import QUICK, ExperimentConfig, run_experiment
 
 from ase_phonongnn import keys
+from ase_phonongnn.data import dataset_path
 from ase_phonongnn.model import MODEL_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = {
-    "phonon": ROOT / "runs" / "datasets" / "phonon-Ag3SBr.h5",
-    "random": ROOT / "runs" / "datasets" / "random-Ag3SBr.h5",
+    "phonon": dataset_path("phonon-Ag3SBr"),
+    "random": dataset_path("random-Ag3SBr"),
     "out": ROOT / "benchmarks" / "results" / "paper_experiment",
 }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sample and label the shipped Ag3SBr-family datasets with the project's CLI.
+# Sample and label the shipped Ag3SBr-family datasets with the project's CLI:
+# the samples go to runs/datasets/, the labelled stores to ase_phonongnn/data/.
 #   bash runs/datasets.sh random-Ag3SBr     (eq. 2, a = 0.05 ... 0.40 Å: insulating, see runs/README.rst)
 #   bash runs/datasets.sh phonon-Ag3SBr     (normal modes of the 300 K renormalised FC; see runs/README.rst)
 #   MAX_TEMPERATURE=400 bash runs/datasets.sh phonon-Ag3SBr   (only T <= 400 K, same store)
@@ -74,5 +75,6 @@ case "${1:?dataset name}" in
   *) echo "unknown dataset $1" >&2; exit 2 ;;
 esac
 for f in "${inputs[@]}"; do
-  phonongnn label "$f" --out "$out/$1.h5" --calculator gfn2-xtb --workers "$workers"
+  phonongnn label "$f" --out "ase_phonongnn/data/$1.h5" --calculator gfn2-xtb \
+    --workers "$workers"
 done

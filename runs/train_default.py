@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ase_phonongnn import keys
-from ase_phonongnn.data import DATA_DIR
+from ase_phonongnn.data import DATA_DIR, dataset_path
 from ase_phonongnn.model import READOUTS, ModelConfig, save_model
 from ase_phonongnn.train import (
     Split,
@@ -40,7 +40,7 @@ from ase_phonongnn.train import (
 runs = Path(__file__).parent
 parser = argparse.ArgumentParser()
 parser.add_argument(
-    "stores", nargs="*", type=Path, default=[runs / "datasets" / "phonon-Ag3SBr.h5"]
+    "stores", nargs="*", type=Path, default=[dataset_path("phonon-Ag3SBr")]
 )
 parser.add_argument("--seeds", type=int, nargs="*", default=[])
 parser.add_argument("--summarise", action="store_true")

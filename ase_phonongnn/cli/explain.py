@@ -38,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         type=Path,
         metavar="INPUT",
-        help="snapshot stores (.h5, their labelled snapshots) or .extxyz files",
+        help="snapshot stores (.h5, their labelled snapshots), shipped datasets "
+        "(phonon-Ag3SBr, random-Ag3SBr) or .extxyz files",
     )
     parser.add_argument(
         "--out", type=Path, default=Path("explain"), help="output directory (explain)"

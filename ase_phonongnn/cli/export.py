@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ase_phonongnn import keys
+from ase_phonongnn.data import resolve_dataset
 from ase_phonongnn.store import SnapshotStore
 
 _DB_SUFFIXES = (".db", ".json")
@@ -14,7 +15,9 @@ _XYZ_SUFFIXES = (".extxyz", ".xyz")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``phonongnn export``."""
-    parser.add_argument("store", type=Path, help="snapshot store .h5")
+    parser.add_argument(
+        "store", type=Path, help="snapshot store .h5 or a shipped dataset name"
+    )
     parser.add_argument(
         "--out",
         type=Path,
@@ -43,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.overwrite:
         raise ValueError(f"--out {args.out} exists: pass --overwrite to replace it")
     status = None if args.status == "all" else args.status
-    with SnapshotStore.open(args.store) as store:
+    with SnapshotStore.open(resolve_dataset(args.store)) as store:
         if suffix in _DB_SUFFIXES:
             n = store.export_ase_db(args.out, status, overwrite=args.overwrite)
         else:

@@ -47,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         type=Path,
         metavar="INPUT",
-        help="snapshot stores (.h5) or .extxyz files with labels in atoms.info",
+        help="snapshot stores (.h5), shipped datasets (phonon-Ag3SBr, "
+        "random-Ag3SBr) or .extxyz files with labels in atoms.info",
     )
     parser.add_argument(
         "--target",

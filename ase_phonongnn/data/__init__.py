@@ -45,6 +45,43 @@ def force_constants_path(
     return data_path(f"{material}_{round(temperature)}K_params.yaml")
 
 
+#: Shipped labelled datasets (snapshot stores ``NAME.h5``, gzip-compressed
+#: HDF5): 2×2×2 Ag3SBr supercells (40 atoms, fixed lattice) labelled with
+#: GFN2-xTB. ``phonon-Ag3SBr``: normal-mode snapshots of the 300 K
+#: renormalised force constants at 100–600 K; ``random-Ag3SBr``: the paper's
+#: eq. 2 at 0.05–0.40 Å. Each snapshot carries its provenance (sampler,
+#: temperature or amplitude, seed, force-constants digest, labeller settings
+#: and versions); failed SCFs stay in the store with their message.
+DATASETS: Final = ("phonon-Ag3SBr", "random-Ag3SBr")
+
+
+def dataset_path(name: str) -> Path:
+    """Return the path of a shipped snapshot store.
+
+    Parameters
+    ----------
+    name
+        One of :data:`DATASETS`.
+
+    Examples
+    --------
+    >>> from ase_phonongnn import SnapshotStore
+    >>> from ase_phonongnn.data import dataset_path
+    >>> with SnapshotStore.open(dataset_path("phonon-Ag3SBr")) as store:
+    ...     snapshots = store.read_atoms("done")
+    """
+    if name not in DATASETS:
+        raise ValueError(f"no shipped dataset {name!r}; choose one of {DATASETS}")
+    return data_path(f"{name}.h5")
+
+
+def resolve_dataset(source: str | Path) -> Path:
+    """Return the store of a shipped dataset name (see :data:`DATASETS`), or the path."""
+    if str(source) in DATASETS and not Path(source).exists():
+        return dataset_path(str(source))
+    return Path(source)
+
+
 #: File names of the shipped pretrained models: ``default-model*.safetensors``
 #: (several files form a committee), found by :func:`default_model_paths`.
 DEFAULT_MODEL_GLOB: Final = "default-model*.safetensors"

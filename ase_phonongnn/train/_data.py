@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import ase.io
@@ -17,6 +16,7 @@ from numpy.typing import NDArray
 from torch_geometric.data import Data
 
 from ase_phonongnn import keys
+from ase_phonongnn.data import resolve_dataset
 from ase_phonongnn.graph import build_graph
 
 _STORE_SUFFIXES = (".h5", ".hdf5")
@@ -32,8 +32,9 @@ def load_structures(
     ----------
     paths
         One path or several: ``.h5``/``.hdf5`` snapshot stores (their ``done``
-        snapshots) and ``.extxyz``/``.xyz`` files with labels in
-        ``atoms.info`` (or as ASE calculator results).
+        snapshots), names of shipped datasets
+        (:data:`ase_phonongnn.data.DATASETS`) and ``.extxyz``/``.xyz`` files
+        with labels in ``atoms.info`` (or as ASE calculator results).
 
     Returns
     -------
@@ -49,7 +50,7 @@ def load_structures(
     """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
-    sources = [Path(p) for p in paths]
+    sources = [resolve_dataset(p) for p in paths]
     if not sources:
         raise ValueError("no input files given; pass stores (.h5) or .extxyz files")
     structures: list[Atoms] = []

@@ -1,0 +1,118 @@
+"""The shipped Ag3SBr datasets: their displacements follow their samplers,
+their labels are self-consistent, and their provenance points at the shipped
+force constants."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.units import GPa
+
+from ase_phonongnn import keys
+from ase_phonongnn.data import DATASETS, dataset_path, force_constants_path
+from ase_phonongnn.sample import PhononSampler
+from ase_phonongnn.store import SnapshotStore
+from ase_phonongnn.train import load_structures
+
+
+def read(name: str, status: str | None) -> list[Atoms]:
+    with SnapshotStore.open(dataset_path(name)) as store:
+        return store.read_atoms(status)
+
+
+def displacements(snapshots: list[Atoms], reference: Atoms) -> np.ndarray:
+    """Minimum-image displacements from the undisplaced supercell, (n, N, 3)."""
+    u = np.array([a.positions for a in snapshots]) - reference.positions
+    fractional = np.linalg.solve(reference.cell.T, u.reshape(-1, 3).T).T
+    fractional -= np.round(fractional)
+    return (fractional @ reference.cell).reshape(u.shape)
+
+
+@pytest.fixture(scope="module")
+def phonon_sampler() -> PhononSampler:
+    return PhononSampler.from_file(force_constants_path("Ag3SBr", 300))
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_every_snapshot_is_the_fixed_lattice_40_atom_supercell(name: str) -> None:
+    snapshots = read(name, None)
+    reference = PhononSampler.from_file(force_constants_path("Ag3SBr")).supercell
+    assert len(snapshots) >= 1000
+    for atoms in snapshots:
+        np.testing.assert_array_equal(atoms.numbers, reference.numbers)
+        np.testing.assert_allclose(atoms.cell.array, reference.cell.array)
+        assert atoms.pbc.all()
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_labels_are_self_consistent_and_insulating(name: str) -> None:
+    done = read(name, keys.DONE)
+    assert len(done) >= 400
+    for atoms in done:
+        info = atoms.info
+        assert info["labeller"] == "gfn2-xtb"
+        assert info[keys.ENERGY_PER_ATOM] == pytest.approx(info["energy"] / 40)
+        # trace of ASE's Voigt stress / 3, in GPa
+        assert info[keys.HYDROSTATIC_STRESS] == pytest.approx(
+            np.sum(info["stress"][:3]) / 3 / GPa
+        )
+        assert info[keys.BAND_GAP] > 0.5
+        # no net force on a periodic cell
+        np.testing.assert_allclose(atoms.arrays["forces"].sum(axis=0), 0, atol=1e-4)
+
+
+def test_random_displacements_follow_equation_2() -> None:
+    """u_jα = ε a with ε ~ U[−1, 1]: |u_jα| ≤ a and ⟨u²⟩ = a²/3."""
+    snapshots = read("random-Ag3SBr", None)
+    reference = PhononSampler.from_file(force_constants_path("Ag3SBr")).supercell
+    amplitudes = np.array([a.info["amplitude"] for a in snapshots])
+    u = displacements(snapshots, reference)
+    assert len(set(amplitudes)) == 8
+    for a in sorted(set(amplitudes)):
+        components = u[amplitudes == a].ravel()
+        assert np.abs(components).max() <= a + 1e-9
+        # the variance of u² for uniform u is 4 a⁴ / 45
+        error = np.sqrt(4 * a**4 / 45 / components.size)
+        assert np.mean(components**2) == pytest.approx(a**2 / 3, abs=5 * error)
+
+
+def test_phonon_displacements_have_the_thermal_covariance(
+    phonon_sampler: PhononSampler,
+) -> None:
+    """⟨|u|²⟩ over each temperature's snapshots matches tr C(T) of the
+    shipped 300 K force constants, within five standard errors of the
+    Gaussian draw (var |u|² = 2 tr C²)."""
+    snapshots = read("phonon-Ag3SBr", None)
+    temperatures = np.array([a.info[keys.TEMPERATURE] for a in snapshots])
+    u = displacements(snapshots, phonon_sampler.supercell)
+    assert {a.info["force_constants_digest"] for a in snapshots} == {
+        snapshots[0].info["force_constants_digest"]
+    }
+    assert set(temperatures) == {100.0, 200.0, 300.0, 400.0, 500.0, 600.0}
+    for t in sorted(set(temperatures)):
+        c = phonon_sampler.covariance(t, imaginary="floor:0.5")
+        squared = np.sum(u[temperatures == t] ** 2, axis=(1, 2))
+        error = np.sqrt(2 * np.trace(c @ c) / squared.size)
+        assert squared.mean() == pytest.approx(np.trace(c), abs=5 * error)
+
+
+def test_mean_band_gap_closes_with_displacement() -> None:
+    for name, key in (
+        ("phonon-Ag3SBr", keys.TEMPERATURE),
+        ("random-Ag3SBr", "amplitude"),
+    ):
+        done = read(name, keys.DONE)
+        x = np.array([a.info[key] for a in done])
+        gap = np.array([a.info[keys.BAND_GAP] for a in done])
+        levels = [v for v in sorted(set(x)) if np.sum(x == v) >= 50]
+        means = [gap[x == v].mean() for v in levels]
+        assert len(levels) >= 4
+        assert np.all(np.diff(means) < 0), (name, levels, means)
+
+
+def test_shipped_names_load_as_training_inputs() -> None:
+    structures = load_structures(["phonon-Ag3SBr"])
+    assert len(structures) == len(read("phonon-Ag3SBr", keys.DONE))
+    with pytest.raises(ValueError, match="no shipped dataset"):
+        dataset_path("phonon-Ag3SI")
