@@ -62,7 +62,8 @@ class PhononGNNCalc(Calculator):
     ``energy``/``free_energy``/``energy_per_atom`` need an ``energy_per_atom``
     target, ``forces`` and ``stress`` a potential (model ``ours`` trained on
     ``energy_per_atom``), ``band_gap``, ``vbm`` their targets, and
-    ``hydrostatic_stress`` its target or a potential's stress. Asking for
+    ``hydrostatic_stress`` a potential's stress (tr σ / 3, consistent with
+    ``stress``) or else its target. Asking for
     anything else raises ASE's ``PropertyNotImplementedError``.
 
     A committee (several models) gives the mean of the members for every

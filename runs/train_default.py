@@ -11,8 +11,9 @@ trained on by any later model either. Every member sees the same split and
 differs in its seed (weights, batch order); the ``paper-*`` baselines are
 trained on the same split. Members go to ``ase_phonongnn/data/default-model-
 <seed>.safetensors``; each run's test predictions and metrics go to
-``runs/default-model/<name>.json``; ``--summarise`` adds the committee mean
-and writes ``runs/default-model/report.json``.
+``runs/default-model/<name>.json``; ``--summarise`` evaluates the shipped
+members and their committee on the test set and writes
+``runs/default-model/report.json``.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ import numpy as np
 import torch
 
 from ase_phonongnn import keys
-from ase_phonongnn.data import DATA_DIR, dataset_path
-from ase_phonongnn.model import READOUTS, ModelConfig, save_model
+from ase_phonongnn.data import DATA_DIR, dataset_path, default_model_paths
+from ase_phonongnn.model import READOUTS, ModelConfig, load_model, save_model
+from ase_phonongnn.predict import predict
 from ase_phonongnn.train import (
     Split,
     TrainConfig,
     TrainResult,
+    evaluate_model,
     load_structures,
     regression_metrics,
     train,
@@ -133,21 +136,26 @@ for name in args.paper:
     result = fit(ModelConfig(model=name, targets=targets, hidden_channels=64), 0, 1e-3)
     record(name, result)
 if args.summarise:
+    # the shipped members and their committee as prediction gives them (a
+    # potential's σh is the trace of its stress), on the test set of today's
+    # stores; the other runs from their records
     runs_done = {
         path.stem: json.loads(path.read_text())
         for path in sorted(records.glob("*.json"))
         if path.stem != "report"
     }
-    members = [r for n, r in runs_done.items() if n.startswith("default-model-")]
+    test = [structures[i] for i in split.test]
+    shipped = default_model_paths()
+    test_metrics = {n: r["metrics"]["test"] for n, r in runs_done.items()}
+    for path in shipped:
+        test_metrics[path.stem] = evaluate_model(load_model(path), test)
+    committee = predict([str(p) for p in shipped], test, properties=targets)
     report = {
-        "stores": [str(s) for s in args.stores],
+        "stores": [str(s.resolve().relative_to(runs.parent)) for s in args.stores],
         "n": {k: len(v) for k, v in split.to_dict().items()},
-        "test": {n: r["metrics"]["test"] for n, r in runs_done.items()},
+        "test": test_metrics,
         "committee_test": {
-            t: regression_metrics(
-                members[0]["test_predictions"][t][0],
-                np.mean([m["test_predictions"][t][1] for m in members], axis=0),
-            )
+            t: regression_metrics([a.info[t] for a in test], committee[t])
             for t in targets
         },
     }

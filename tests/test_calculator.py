@@ -110,15 +110,34 @@ def test_band_gap_vbm_and_hydrostatic_stress_heads(property_model):
     assert isinstance(gap, float)
     assert gap == pytest.approx(float(out[keys.BAND_GAP][0]), abs=1e-12)
     assert vbm == pytest.approx(float(out[keys.VBM][0]), abs=1e-12)
-    # the trained head, not the trace of the (untrained) potential's stress
+    # a potential's σh is the trace of its own stress (as labelled), not its head
     assert hydrostatic == pytest.approx(
-        float(out[keys.HYDROSTATIC_STRESS][0]), abs=1e-12
+        atoms.get_stress()[:3].mean() / units.GPa, rel=1e-12
     )
+    assert hydrostatic != pytest.approx(float(out[keys.HYDROSTATIC_STRESS][0]))
     # intensive: the same for a supercell of the same structure
     big = atoms * (2, 1, 1)
     assert calc.get_property("band_gap", big) == pytest.approx(gap, rel=1e-10)
     assert calc.get_potential_energy(big) == pytest.approx(
         2 * calc.get_potential_energy(atoms), rel=1e-10
+    )
+
+
+def test_hydrostatic_stress_head_of_a_model_without_energy():
+    from ase_phonongnn.model import ModelConfig, build_model
+
+    targets = (keys.BAND_GAP, keys.VBM, keys.HYDROSTATIC_STRESS)
+    config = ModelConfig(
+        model="ours", targets=targets, species=(29, 79), cutoff=4.0, hidden_channels=16
+    )
+    model = build_model(config, seed=0, dtype=torch.float64).eval()
+    calc = PhononGNNCalc(model, device="cpu")
+    assert keys.STRESS not in calc.implemented_properties
+    atoms = cu3au()
+    with torch.no_grad():
+        out = model(build_graph(atoms, cutoff=4.0, dtype=torch.float64))
+    assert calc.get_property(keys.HYDROSTATIC_STRESS, atoms) == pytest.approx(
+        float(out[keys.HYDROSTATIC_STRESS][0]), abs=1e-12
     )
 
 

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from ase_phonongnn.label.calculators import CALCULATORS, resolve_calculator
-from ase_phonongnn.label.labels import band_edges, compute_labels, eigenvalue_band_edges
+from ase_phonongnn.label.labels import (
+    band_edges,
+    compute_labels,
+    eigenvalue_band_edges,
+    hydrostatic_stress,
+)
 from ase_phonongnn.label.run import (
     LabelOutcome,
     LabelSummary,
@@ -21,6 +26,7 @@ __all__ = [
     "closed_shell_edges",
     "compute_labels",
     "eigenvalue_band_edges",
+    "hydrostatic_stress",
     "label_one",
     "label_snapshots",
     "resolve_calculator",

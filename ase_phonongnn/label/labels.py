@@ -35,6 +35,22 @@ OCCUPIED: Final = 0.5
 PARTIAL: Final = (0.01, 0.99)
 
 
+def hydrostatic_stress(stress: ArrayLike) -> Any:
+    """Return the hydrostatic stress σh = tr σ / 3 in GPa (ASE sign, tensile > 0).
+
+    Parameters
+    ----------
+    stress
+        Voigt-6 stress (xx, yy, zz, yz, xz, xy) in eV/Å³, shape (..., 6).
+
+    Returns
+    -------
+    float or ndarray
+        σh in GPa, shape ``stress.shape[:-1]``.
+    """
+    return np.asarray(stress, dtype=np.float64)[..., :3].mean(axis=-1) / GPa
+
+
 def band_edges(
     eigenvalues: ArrayLike, occupations: ArrayLike
 ) -> tuple[float, float, bool]:
@@ -167,7 +183,7 @@ def compute_labels(
             unavailable += [keys.STRESS, keys.HYDROSTATIC_STRESS]
         else:
             labels[keys.STRESS] = stress
-            labels[keys.HYDROSTATIC_STRESS] = float(stress[:3].mean() / GPa)
+            labels[keys.HYDROSTATIC_STRESS] = float(hydrostatic_stress(stress))
     implemented = getattr(calculator, "implemented_properties", ())
     if keys.BAND_GAP in implemented and keys.VBM in implemented:
         labels[keys.BAND_GAP] = float(calculator.get_property(keys.BAND_GAP, atoms))

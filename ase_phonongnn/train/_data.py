@@ -11,13 +11,13 @@ import ase.io
 import numpy as np
 import torch
 from ase import Atoms
-from ase.units import GPa
 from numpy.typing import NDArray
 from torch_geometric.data import Data
 
 from ase_phonongnn import keys
 from ase_phonongnn.data import resolve_dataset
 from ase_phonongnn.graph import build_graph
+from ase_phonongnn.label.labels import hydrostatic_stress
 
 _STORE_SUFFIXES = (".h5", ".hdf5")
 _EXTXYZ_SUFFIXES = (".extxyz", ".xyz")
@@ -119,7 +119,7 @@ def structure_labels(atoms: Atoms) -> dict[str, Any]:
         not np.isfinite(labels[keys.HYDROSTATIC_STRESS])
         and np.isfinite(stress_array).all()
     ):
-        labels[keys.HYDROSTATIC_STRESS] = float(stress_array[:3].mean() / GPa)
+        labels[keys.HYDROSTATIC_STRESS] = float(hydrostatic_stress(stress_array))
     labels[keys.STRESS] = stress_array
     labels[keys.FORCES] = forces_array
     return labels

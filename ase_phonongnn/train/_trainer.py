@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from ase_phonongnn import keys
 from ase_phonongnn.errors import UnknownElementError
+from ase_phonongnn.label.labels import hydrostatic_stress
 from ase_phonongnn.model import GraphModel, ModelConfig, build_model
 from ase_phonongnn.model._base import spread
 from ase_phonongnn.train._config import TrainConfig
@@ -391,7 +392,8 @@ def predict_graphs(
     -------
     dict
         Per target (n_graphs,); with forces ``forces`` (n_atoms_total, 3) and
-        ``stress`` (n_graphs, 6).
+        ``stress`` (n_graphs, 6). With the stress, ``hydrostatic_stress`` is
+        its trace / 3, as :func:`~ase_phonongnn.predict.predict` gives it.
     """
     model.eval()
     derivatives = model.has_energy if forces is None else forces
@@ -408,7 +410,11 @@ def predict_graphs(
                 parts.setdefault(name, []).append(value.double().cpu().numpy())
     if not parts:
         return {t: np.zeros(0) for t in model.targets}
-    return {name: np.concatenate(values) for name, values in parts.items()}
+    out = {name: np.concatenate(values) for name, values in parts.items()}
+    if keys.STRESS in out and keys.HYDROSTATIC_STRESS in out:
+        # what prediction gives: a potential's σh is the trace of its stress
+        out[keys.HYDROSTATIC_STRESS] = hydrostatic_stress(out[keys.STRESS])
+    return out
 
 
 def _labels(graphs: Sequence[Data], column: int) -> np.ndarray:

@@ -27,6 +27,7 @@ from ase_phonongnn.train import (
     load_structures,
     plot_learning_curve,
     plot_parity,
+    predict_graphs,
     random_split,
     regression_metrics,
     structure_labels,
@@ -231,6 +232,20 @@ def test_hydrostatic_stress_derived_from_stress_in_gpa(cu_snapshots):
     assert labels[keys.HYDROSTATIC_STRESS] == pytest.approx(
         atoms.info[keys.STRESS][:3].mean() * 160.21766, rel=1e-6
     )
+
+
+def test_a_potentials_hydrostatic_stress_is_the_trace_of_its_stress(
+    property_model, cu_snapshots
+):
+    """Evaluation scores what prediction gives: tr σ / 3, not the σh head."""
+    model = property_model(seed=1)
+    graphs = [build_graph(a, cutoff=4.0, dtype=torch.float64) for a in cu_snapshots[:4]]
+    out = predict_graphs(model, graphs)
+    np.testing.assert_allclose(
+        out[keys.HYDROSTATIC_STRESS], out[keys.STRESS][:, :3].mean(1) * 160.21766208
+    )
+    heads = predict_graphs(model, graphs, forces=False)[keys.HYDROSTATIC_STRESS]
+    assert not np.allclose(heads, out[keys.HYDROSTATIC_STRESS])
 
 
 def test_bad_training_input_gives_clear_errors(cu_snapshots):
