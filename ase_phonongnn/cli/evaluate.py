@@ -1,4 +1,9 @@
-"""``phonongnn evaluate``: MAE, RMSE, R² and n of a saved model on labelled data."""
+"""``phonongnn evaluate``: MAE, RMSE, R² and n of a model on labelled data.
+
+The model is a file, ``default`` (the shipped committee) or, with
+``--committee``, several files; the values scored are what ``phonongnn
+predict`` gives (a committee's mean).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ from ase_phonongnn import keys
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``phonongnn evaluate``."""
-    parser.add_argument("model", type=Path, help="model file (.safetensors)")
+    parser.add_argument(
+        "model", help="model file (.safetensors), or 'default' for the shipped models"
+    )
     parser.add_argument(
         "inputs",
         nargs="+",
@@ -26,25 +33,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-size", type=int, default=32, help="structures per batch (32)"
     )
+    parser.add_argument(
+        "--committee",
+        nargs="+",
+        default=[],
+        metavar="MODEL",
+        help="more models: with MODEL a committee, scored by its mean",
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate the model and print the metrics."""
-    import torch
-
-    from ase_phonongnn.model import load_model
-    from ase_phonongnn.train import evaluate_model, load_structures
+    from ase_phonongnn.predict import Committee, evaluate
+    from ase_phonongnn.train import load_structures
     from ase_phonongnn.train._trainer import json_safe
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1 (got {args.batch_size})")
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = load_model(args.model, device=device)
+    models = [args.model, *args.committee]
+    committee = Committee.load(models if len(models) > 1 else args.model, args.device)
     structures = load_structures(args.inputs)
-    metrics = evaluate_model(model, structures, batch_size=args.batch_size)
+    metrics = evaluate(committee, structures, batch_size=args.batch_size)
     report = {
         name: {
             "MAE": m["mae"],

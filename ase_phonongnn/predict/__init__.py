@@ -8,6 +8,8 @@
   format (results in ``atoms.info``, which ASE's writers keep).
 - :func:`block_average` and :func:`time_averages`: means of MD time series
   with block-averaging error bars.
+- :func:`evaluate`: MAE, RMSE and R² of what :func:`predict` gives, for any
+  model or committee (the shipped default too), on labelled structures.
 - :func:`thermal_averages`: ⟨Eg⟩(T), ⟨VBM⟩(T), ⟨σh⟩(T), ⟨E⟩(T) from thermal
   snapshots of the phonons, with standard errors, and
   :func:`plot_thermal_averages`.
@@ -40,6 +42,7 @@ from ase_phonongnn.predict._errors import (
     UnsupportedElementError,
     UnsupportedStructureError,
 )
+from ase_phonongnn.predict._evaluate import evaluate
 from ase_phonongnn.predict._models import (
     PROPERTIES,
     Committee,
@@ -66,6 +69,7 @@ __all__ = [
     "UnsupportedStructureError",
     "attach_results",
     "block_average",
+    "evaluate",
     "iter_predictions",
     "load_models",
     "model_properties",
