@@ -5,6 +5,8 @@
 #   bash runs/datasets.sh phonon-Ag3SBr     (normal modes of the 300 K renormalised FC; see runs/README.rst)
 #   MAX_TEMPERATURE=400 bash runs/datasets.sh phonon-Ag3SBr   (only T <= 400 K, same store)
 #   MAX_AMPLITUDE=0.30 bash runs/datasets.sh random-Ag3SBr     (only a <= 0.30 Å, same store)
+#   bash runs/datasets.sh random-Ag3SBr-more   (20 more per amplitude up to 0.35 Å, same store)
+#   bash runs/datasets.sh phonon-Ag3SBr-hot    (500, 600 K from their own renormalised FC)
 # Re-running resumes: sampling is seeded, labelling skips what the store has.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,9 +74,43 @@ case "${1:?dataset name}" in
       inputs=("$sub")
     fi
     ;;
+  random-Ag3SBr-more)
+    # 20 more snapshots at each amplitude up to 0.35 Å (new seeds), into the
+    # random-Ag3SBr store: at 0.40 Å the SCF fails on a third of them.
+    store=random-Ag3SBr
+    inputs=()
+    seed=120
+    for a in 0.05 0.10 0.15 0.20 0.25 0.30 0.35; do
+      f="$out/random-Ag3SBr-more-a$a.extxyz"
+      [ -f "$f" ] || phonongnn sample Ag3SBr --method random --amplitude "$a" \
+        -T 0 -n 20 --seed "$seed" --out "$f"
+      inputs+=("$f")
+      seed=$((seed + 1))
+    done
+    ;;
+  phonon-Ag3SBr-hot)
+    # 500 and 600 K from the force constants renormalised at that temperature
+    # (the 300 K ones sample them too widely: see runs/README.rst), into the
+    # phonon-Ag3SBr store.
+    store=phonon-Ag3SBr
+    inputs=()
+    seed=300
+    for t in 500 600; do
+      fc="ase_phonongnn/data/Ag3SBr_${t}K_params.yaml"
+      if [ ! -f "$fc" ]; then
+        echo "skipping $t K: no $fc yet (runs/renormalise_ag3sx.py)" >&2
+        continue
+      fi
+      f="$out/phonon-Ag3SBr-T$t-own.extxyz"
+      [ -f "$f" ] || phonongnn sample "$fc" --method normal-mode -T "$t" -n 250 \
+        --imaginary floor:0.5 --seed "$seed" --out "$f"
+      inputs+=("$f")
+      seed=$((seed + 1))
+    done
+    ;;
   *) echo "unknown dataset $1" >&2; exit 2 ;;
 esac
 for f in "${inputs[@]}"; do
-  phonongnn label "$f" --out "ase_phonongnn/data/$1.h5" --calculator gfn2-xtb \
-    --workers "$workers"
+  phonongnn label "$f" --out "ase_phonongnn/data/${store:-$1}.h5" \
+    --calculator gfn2-xtb --workers "$workers"
 done
