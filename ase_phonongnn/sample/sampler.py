@@ -111,6 +111,14 @@ class PhononSampler:
         return self._supercell.copy()
 
     @property
+    def force_constants_digest(self) -> str:
+        """Short hash of the force constants and supercell.
+
+        Every snapshot records it in ``atoms.info["force_constants_digest"]``.
+        """
+        return self._digest
+
+    @property
     def force_constants(self) -> NDArray[np.float64]:
         """Full supercell force constants in eV/Å², shape (N, N, 3, 3)."""
         return self._force_constants.copy()

@@ -10,7 +10,7 @@ from ase import Atoms
 from ase.units import GPa
 
 from ase_phonongnn import keys
-from ase_phonongnn.data import DATASETS, dataset_path, force_constants_path
+from ase_phonongnn.data import DATA_DIR, DATASETS, dataset_path, force_constants_path
 from ase_phonongnn.sample import PhononSampler
 from ase_phonongnn.store import SnapshotStore
 from ase_phonongnn.train import load_structures
@@ -30,8 +30,10 @@ def displacements(snapshots: list[Atoms], reference: Atoms) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def phonon_sampler() -> PhononSampler:
-    return PhononSampler.from_file(force_constants_path("Ag3SBr", 300))
+def samplers() -> dict[str, PhononSampler]:
+    """The shipped Ag3SBr force constants by the digest snapshots record."""
+    samplers = map(PhononSampler.from_file, DATA_DIR.glob("Ag3SBr_*_params.yaml"))
+    return {sampler.force_constants_digest: sampler for sampler in samplers}
 
 
 @pytest.mark.parametrize("name", DATASETS)
@@ -78,23 +80,24 @@ def test_random_displacements_follow_equation_2() -> None:
 
 
 def test_phonon_displacements_have_the_thermal_covariance(
-    phonon_sampler: PhononSampler,
+    samplers: dict[str, PhononSampler],
 ) -> None:
-    """⟨|u|²⟩ over each temperature's snapshots matches tr C(T) of the
-    shipped 300 K force constants, within five standard errors of the
-    Gaussian draw (var |u|² = 2 tr C²)."""
+    """⟨|u|²⟩ over the snapshots of each temperature and force constants
+    matches tr C(T) of the shipped force constants they were drawn from,
+    within five standard errors of the Gaussian draw (var |u|² = 2 tr C²)."""
     snapshots = read("phonon-Ag3SBr", None)
-    temperatures = np.array([a.info[keys.TEMPERATURE] for a in snapshots])
-    u = displacements(snapshots, phonon_sampler.supercell)
-    assert {a.info["force_constants_digest"] for a in snapshots} == {
-        snapshots[0].info["force_constants_digest"]
-    }
-    assert set(temperatures) == {100.0, 200.0, 300.0, 400.0, 500.0, 600.0}
-    for t in sorted(set(temperatures)):
-        c = phonon_sampler.covariance(t, imaginary="floor:0.5")
-        squared = np.sum(u[temperatures == t] ** 2, axis=(1, 2))
+    groups: dict[tuple[str, float], list[Atoms]] = {}
+    for atoms in snapshots:
+        key = (atoms.info["force_constants_digest"], atoms.info[keys.TEMPERATURE])
+        groups.setdefault(key, []).append(atoms)
+    assert {t for _, t in groups} == {100.0, 200.0, 300.0, 400.0, 500.0, 600.0}
+    for (digest, t), group in groups.items():
+        sampler = samplers[digest]  # every snapshot from shipped force constants
+        c = sampler.covariance(t, imaginary=group[0].info["imaginary_policy"])
+        u = displacements(group, sampler.supercell)
+        squared = np.sum(u**2, axis=(1, 2))
         error = np.sqrt(2 * np.trace(c @ c) / squared.size)
-        assert squared.mean() == pytest.approx(np.trace(c), abs=5 * error)
+        assert squared.mean() == pytest.approx(np.trace(c), abs=5 * error), (digest, t)
 
 
 def test_mean_band_gap_closes_with_displacement() -> None:
