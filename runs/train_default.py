@@ -11,8 +11,10 @@ trained on by any later model either. Every member sees the same split and
 differs in its seed (weights, batch order); the ``paper-*`` baselines are
 trained on the same split. Members go to ``ase_phonongnn/data/default-model-
 <seed>.safetensors``; each run's test predictions and metrics go to
-``runs/default-model/<name>.json``; ``--summarise`` evaluates the shipped
-members and their committee on the test set and writes
+``runs/default-model/<name>.json``; ``--summarise`` fits the shipped
+committee's spread scales on the validation set
+(``ase_phonongnn/data/default-model.calibration.json``), evaluates the
+members and the committee on the test set and writes
 ``runs/default-model/report.json``.
 """
 
@@ -27,9 +29,14 @@ import numpy as np
 import torch
 
 from ase_phonongnn import keys
-from ase_phonongnn.data import DATA_DIR, dataset_path, default_model_paths
+from ase_phonongnn.data import (
+    DATA_DIR,
+    DEFAULT_CALIBRATION,
+    dataset_path,
+    default_model_paths,
+)
 from ase_phonongnn.model import READOUTS, ModelConfig, load_model, save_model
-from ase_phonongnn.predict import predict
+from ase_phonongnn.predict import calibrate_spread, predict
 from ase_phonongnn.train import (
     Split,
     TrainConfig,
@@ -149,7 +156,20 @@ if args.summarise:
     test_metrics = {n: r["metrics"]["test"] for n, r in runs_done.items()}
     for path in shipped:
         test_metrics[path.stem] = evaluate_model(load_model(path), test)
-    committee = predict([str(p) for p in shipped], test, properties=targets)
+    validation = [structures[i] for i in split.validation]
+    scale = calibrate_spread([str(p) for p in shipped], validation)
+    (DATA_DIR / DEFAULT_CALIBRATION).write_text(
+        json.dumps(
+            {
+                "spread_scale": scale,
+                "fitted_on": "validation set of runs/train_default.py",
+                "n_validation": len(validation),
+                "members": [p.name for p in shipped],
+            },
+            indent=1,
+        )
+    )
+    committee = predict("default", test, properties=targets)
     report = {
         "stores": [str(s.resolve().relative_to(runs.parent)) for s in args.stores],
         "n": {k: len(v) for k, v in split.to_dict().items()},
@@ -157,6 +177,21 @@ if args.summarise:
         "committee_test": {
             t: regression_metrics([a.info[t] for a in test], committee[t])
             for t in targets
+        },
+        "spread_scale": scale,
+        # held out from the calibration too: with a calibrated spread the
+        # ratio is near 1 and |error| < spread for ~68 % of Gaussian errors
+        "committee_test_spread": {
+            t: {
+                "rmse_over_rms_spread": float(
+                    np.sqrt(np.mean(error**2) / np.mean(committee[t + "_std"] ** 2))
+                ),
+                "within_one_spread": float(
+                    np.mean(np.abs(error) < committee[t + "_std"])
+                ),
+            }
+            for t in targets
+            for error in [committee[t] - np.array([a.info[t] for a in test])]
         },
     }
     (records / "report.json").write_text(json.dumps(report, indent=1))

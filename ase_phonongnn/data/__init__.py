@@ -5,6 +5,7 @@ Files are found by name through :func:`data_path`; nothing is downloaded.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Final
 
@@ -85,6 +86,25 @@ def resolve_dataset(source: str | Path) -> Path:
 #: File names of the shipped pretrained models: ``default-model*.safetensors``
 #: (several files form a committee), found by :func:`default_model_paths`.
 DEFAULT_MODEL_GLOB: Final = "default-model*.safetensors"
+
+
+#: File of the shipped committee's spread scales (:func:`default_spread_scale`).
+DEFAULT_CALIBRATION: Final = "default-model.calibration.json"
+
+
+def default_spread_scale() -> dict[str, float] | None:
+    """Return the factors on the shipped committee's spreads, per property.
+
+    Fitted on the committee's validation set by
+    :func:`ase_phonongnn.predict.calibrate_spread` (``runs/train_default.py
+    --summarise``): with the factor, the mean squared spread equals the mean
+    squared error there. None if no calibration ships.
+    """
+    path = DATA_DIR / DEFAULT_CALIBRATION
+    if not path.is_file():
+        return None
+    scale = json.loads(path.read_text())["spread_scale"]
+    return {str(name): float(factor) for name, factor in scale.items()}
 
 
 def default_model_paths() -> list[Path]:

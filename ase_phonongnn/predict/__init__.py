@@ -9,7 +9,8 @@
 - :func:`block_average` and :func:`time_averages`: means of MD time series
   with block-averaging error bars.
 - :func:`evaluate`: MAE, RMSE and R² of what :func:`predict` gives, for any
-  model or committee (the shipped default too), on labelled structures.
+  model or committee (the shipped default too), on labelled structures;
+  :func:`calibrate_spread` scales a committee's spread to its error.
 - :func:`thermal_averages`: ⟨Eg⟩(T), ⟨VBM⟩(T), ⟨σh⟩(T), ⟨E⟩(T) from thermal
   snapshots of the phonons, with standard errors, and
   :func:`plot_thermal_averages`.
@@ -42,7 +43,7 @@ from ase_phonongnn.predict._errors import (
     UnsupportedElementError,
     UnsupportedStructureError,
 )
-from ase_phonongnn.predict._evaluate import evaluate
+from ase_phonongnn.predict._evaluate import calibrate_spread, evaluate
 from ase_phonongnn.predict._models import (
     PROPERTIES,
     Committee,
@@ -69,6 +70,7 @@ __all__ = [
     "UnsupportedStructureError",
     "attach_results",
     "block_average",
+    "calibrate_spread",
     "evaluate",
     "iter_predictions",
     "load_models",

@@ -1,4 +1,4 @@
-"""Metrics of any model, the shipped default or a committee, on labelled data."""
+"""Metrics of any model on labelled data, and a committee's spread calibration."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from ase import Atoms
 
 from ase_phonongnn import keys
 from ase_phonongnn.predict._batch import predict
-from ase_phonongnn.predict._models import Committee, ModelSpec
+from ase_phonongnn.predict._models import STD_SUFFIX, Committee, ModelSpec
 from ase_phonongnn.train import regression_metrics, structure_labels
 
 
@@ -47,9 +47,86 @@ def evaluate(
         (targets, ``forces`` eV/Å, ``stress`` eV/Å³): ``mae``, ``rmse``, ``r2``
         and ``n`` (labels counted; unlabelled ones are skipped).
     """
+    committee = model if isinstance(model, Committee) else Committee.load(model, device)
+    pairs = _labelled_predictions(committee, structures, batch_size, progress)
+    metrics = {}
+    for name, (true, values, _) in pairs.items():
+        result = regression_metrics(true, values)
+        if result["n"]:
+            metrics[name] = result
+    return metrics
+
+
+def calibrate_spread(
+    model: ModelSpec | Committee,
+    structures: Sequence[Atoms],
+    *,
+    batch_size: int = 32,
+    device: str | torch.device = "auto",
+    progress: bool = False,
+) -> dict[str, float]:
+    """Return the factor per property that makes a committee's spread match its error.
+
+    A committee of few members spreads less than it errs. On labelled
+    structures it did not train on (its validation set), the factor
+    α = √(⟨ε²⟩ / ⟨s²⟩) of each property (ε the error of the committee mean,
+    s the members' standard deviation, averaged over structures, and over
+    atoms and components for forces and stress) makes the mean squared
+    scaled spread equal the mean squared error: the global rescaling of
+    committee uncertainties of Musil et al., J. Chem. Theory Comput. 15, 906
+    (2019), with the ratio of means in place of their likelihood fit, which
+    a committee of two makes unstable. Pass the result to
+    :class:`Committee` (``spread_scale``). It fixes the size of the error
+    bars on average, not how well the spread ranks structures by error.
+
+    Parameters
+    ----------
+    model
+        A committee (two or more models) as for :func:`predict`.
+    structures
+        Labelled structures the members did not train on.
+    batch_size, device, progress
+        As for :func:`predict`.
+
+    Returns
+    -------
+    dict
+        α per labelled property the committee gives (targets, ``forces``,
+        ``stress``).
+
+    Raises
+    ------
+    ValueError
+        If the model is a single model, or the members agree exactly.
+    """
+    committee = model if isinstance(model, Committee) else Committee.load(model, device)
+    if committee.size < 2:
+        raise ValueError("calibrating a spread needs a committee of two or more models")
+    # the members' own spread, whatever scale the committee carries
+    committee = Committee(committee.models, committee.sources)
+    pairs = _labelled_predictions(committee, structures, batch_size, progress)
+    scale = {}
+    for name, (true, values, spread) in pairs.items():
+        keep = np.isfinite(true)
+        if not keep.any():
+            continue
+        mean_spread = float(np.mean(spread[keep] ** 2))
+        if mean_spread == 0:
+            raise ValueError(f"the members agree exactly on {name}: nothing to scale")
+        error = float(np.mean((values[keep] - true[keep]) ** 2))
+        scale[name] = float(np.sqrt(error / mean_spread))
+    return scale
+
+
+def _labelled_predictions(
+    committee: Committee,
+    structures: Sequence[Atoms],
+    batch_size: int,
+    progress: bool,
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Flat labels, predictions and spreads (zero for one model) per property."""
     if not structures:
         raise ValueError("no structures to evaluate")
-    committee = model if isinstance(model, Committee) else Committee.load(model, device)
     wanted = [
         p
         for p in (*keys.TARGETS, keys.FORCES, keys.STRESS)
@@ -63,15 +140,20 @@ def evaluate(
         progress=progress,
     )
     labels = [structure_labels(atoms) for atoms in structures]
-    metrics = {}
+    pairs = {}
     for name in wanted:
+        spreads = predicted.get(name + STD_SUFFIX)
         if name == keys.FORCES:
             true = np.concatenate([label[name] for label in labels])
             values = np.concatenate(list(predicted[name]))
+            if spreads is not None:
+                spreads = np.concatenate(list(spreads))
         else:
             true = np.array([label[name] for label in labels])
             values = predicted[name]
-        result = regression_metrics(true, values)
-        if result["n"]:
-            metrics[name] = result
-    return metrics
+        pairs[name] = (
+            true.ravel(),
+            np.asarray(values, dtype=np.float64).ravel(),
+            np.zeros(true.size) if spreads is None else np.ravel(spreads),
+        )
+    return pairs

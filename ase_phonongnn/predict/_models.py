@@ -9,7 +9,7 @@ members, with their spread as ``<property>_std``.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, TypeAlias
 
@@ -207,9 +207,10 @@ class Committee:
 
     Every property is the mean over the members; with more than one member
     ``<property>_std`` is their standard deviation (population, ``ddof=0``:
-    zero for identical members). Members may differ in cutoff, dtype and
-    targets; the committee gives the properties that all members give and
-    takes the elements that all members know.
+    zero for identical members), times the property's ``spread_scale``.
+    Members may differ in cutoff, dtype and targets; the committee gives the
+    properties that all members give and takes the elements that all members
+    know.
 
     Parameters
     ----------
@@ -217,13 +218,34 @@ class Committee:
         Loaded models, all on one device.
     sources
         A description of each model (its path), for provenance.
+    spread_scale
+        Factor per property on the members' standard deviation, e.g. from
+        :func:`~ase_phonongnn.predict.calibrate_spread` (few members spread
+        less than they err); ``energy`` and ``free_energy`` take the factor
+        of ``energy_per_atom`` unless given. Default 1.
     """
 
-    def __init__(self, models: Sequence[GraphModel], sources: Sequence[str]) -> None:
+    def __init__(
+        self,
+        models: Sequence[GraphModel],
+        sources: Sequence[str],
+        spread_scale: Mapping[str, float] | None = None,
+    ) -> None:
         if not models:
             raise ValueError("a committee needs at least one model")
         if len(sources) != len(models):
             raise ValueError("give one source per model")
+        scale = {str(k): float(v) for k, v in (spread_scale or {}).items()}
+        unknown = sorted(set(scale) - set(PROPERTIES))
+        if unknown or not all(np.isfinite(v) and v > 0 for v in scale.values()):
+            raise ValueError(
+                "spread_scale takes positive factors for properties of "
+                f"{', '.join(PROPERTIES)} (got {spread_scale})"
+            )
+        if keys.ENERGY_PER_ATOM in scale:
+            for name in (keys.ENERGY, keys.FREE_ENERGY):
+                scale.setdefault(name, scale[keys.ENERGY_PER_ATOM])
+        self.spread_scale = scale
         self.models = list(models)
         self.sources = tuple(str(s) for s in sources)
         self.device = next(self.models[0].parameters()).device
@@ -245,11 +267,25 @@ class Committee:
 
     @classmethod
     def load(
-        cls, model: ModelSpec = None, device: str | torch.device = "auto"
+        cls,
+        model: ModelSpec = None,
+        device: str | torch.device = "auto",
+        spread_scale: Mapping[str, float] | None = None,
     ) -> Committee:
-        """Load the models named by ``model`` (see :func:`load_models`)."""
+        """Load the models named by ``model`` (see :func:`load_models`).
+
+        Without ``spread_scale``, the shipped default committee comes with
+        the scales fitted on its validation set
+        (:func:`ase_phonongnn.data.default_spread_scale`), other models with
+        none.
+        """
         models, sources = load_models(model, resolve_device(device))
-        return cls(models, sources)
+        default = model is None or (isinstance(model, str) and model == "default")
+        if spread_scale is None and default:
+            from ase_phonongnn.data import default_spread_scale
+
+            spread_scale = default_spread_scale()
+        return cls(models, sources, spread_scale)
 
     @property
     def size(self) -> int:
@@ -362,7 +398,7 @@ class Committee:
         for p in names:
             stack = np.stack([m[p] for m in members])
             out[p] = stack.mean(axis=0)
-            out[p + STD_SUFFIX] = stack.std(axis=0)
+            out[p + STD_SUFFIX] = stack.std(axis=0) * self.spread_scale.get(p, 1.0)
         return out
 
     def _member(
