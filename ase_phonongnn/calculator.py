@@ -69,8 +69,10 @@ class PhononGNNCalc(Calculator):
     A committee (several models) gives the mean of the members for every
     property and their standard deviation as ``<property>_std``
     (``energy_std``, ``forces_std``, ``band_gap_std``, ...), a measure of
-    the model uncertainty. The mean forces are minus the gradient of the mean
-    energy, so a committee still conserves energy in dynamics.
+    the model uncertainty; the shipped committee's spreads are scaled to its
+    validation error (:func:`~ase_phonongnn.predict.calibrate_spread`). The
+    mean forces are minus the gradient of the mean energy, so a committee
+    still conserves energy in dynamics.
 
     Parameters
     ----------
