@@ -170,8 +170,27 @@ if args.summarise:
         )
     )
     committee = predict("default", test, properties=targets)
+
+    def spread_check(target: str) -> dict[str, float]:
+        """Return the committee's test error against its (calibrated) spread."""
+        error = committee[target] - np.array([a.info[target] for a in test])
+        spread = committee[target + "_std"]
+        return {
+            "rmse_over_rms_spread": float(
+                np.sqrt(np.mean(error**2) / np.mean(spread**2))
+            ),
+            "within_one_spread": float(np.mean(np.abs(error) < spread)),
+        }
+
+    def shown(path: Path) -> str:
+        """Return a store's path relative to the repository when inside it."""
+        try:
+            return str(path.resolve().relative_to(runs.parent))
+        except ValueError:
+            return str(path)
+
     report = {
-        "stores": [str(s.resolve().relative_to(runs.parent)) for s in args.stores],
+        "stores": [shown(s) for s in args.stores],
         "n": {k: len(v) for k, v in split.to_dict().items()},
         "test": test_metrics,
         "committee_test": {
@@ -181,18 +200,7 @@ if args.summarise:
         "spread_scale": scale,
         # held out from the calibration too: with a calibrated spread the
         # ratio is near 1 and |error| < spread for ~68 % of Gaussian errors
-        "committee_test_spread": {
-            t: {
-                "rmse_over_rms_spread": float(
-                    np.sqrt(np.mean(error**2) / np.mean(committee[t + "_std"] ** 2))
-                ),
-                "within_one_spread": float(
-                    np.mean(np.abs(error) < committee[t + "_std"])
-                ),
-            }
-            for t in targets
-            for error in [committee[t] - np.array([a.info[t] for a in test])]
-        },
+        "committee_test_spread": {t: spread_check(t) for t in targets},
     }
     (records / "report.json").write_text(json.dumps(report, indent=1))
     for n, metrics in {**report["test"], "committee": report["committee_test"]}.items():
