@@ -28,20 +28,26 @@ kept = [a for a in frames if a.info[sys.argv[3]] <= float(sys.argv[4])]
 ase.io.write(sys.argv[1], kept)
 " "$@"
 }
+# random_parts PREFIX N SEED A...: N eq. 2 snapshots at each amplitude A into
+# PREFIX-a<A>.extxyz (seeds SEED, SEED+1, ...); their names go into "parts".
+random_parts() {
+  local prefix=$1 n=$2 seed=$3
+  shift 3
+  parts=()
+  for a in "$@"; do
+    local f="$prefix-a$a.extxyz"
+    [ -f "$f" ] || phonongnn sample Ag3SBr --method random --amplitude "$a" \
+      -T 0 -n "$n" --seed "$seed" --out "$f"
+    parts+=("$f")
+    seed=$((seed + 1))
+  done
+}
 out=runs/datasets
 mkdir -p "$out"
 workers="${WORKERS:-2}"
 case "${1:?dataset name}" in
   random-Ag3SBr)
-    parts=()
-    seed=100
-    for a in 0.05 0.10 0.15 0.20 0.25 0.30 0.35 0.40; do
-      f="$out/random-Ag3SBr-a$a.extxyz"
-      [ -f "$f" ] || phonongnn sample Ag3SBr --method random --amplitude "$a" \
-        -T 0 -n 140 --seed "$seed" --out "$f"
-      parts+=("$f")
-      seed=$((seed + 1))
-    done
+    random_parts "$out/random-Ag3SBr" 140 100 0.05 0.10 0.15 0.20 0.25 0.30 0.35 0.40
     f="$out/random-Ag3SBr.extxyz"
     interleave "$f" "${parts[@]}"
     inputs=("$f")
@@ -78,15 +84,8 @@ case "${1:?dataset name}" in
     # 20 more snapshots at each amplitude up to 0.35 Å (new seeds), into the
     # random-Ag3SBr store: at 0.40 Å the SCF fails on a third of them.
     store=random-Ag3SBr
-    inputs=()
-    seed=120
-    for a in 0.05 0.10 0.15 0.20 0.25 0.30 0.35; do
-      f="$out/random-Ag3SBr-more-a$a.extxyz"
-      [ -f "$f" ] || phonongnn sample Ag3SBr --method random --amplitude "$a" \
-        -T 0 -n 20 --seed "$seed" --out "$f"
-      inputs+=("$f")
-      seed=$((seed + 1))
-    done
+    random_parts "$out/random-Ag3SBr-more" 20 120 0.05 0.10 0.15 0.20 0.25 0.30 0.35
+    inputs=("${parts[@]}")
     ;;
   phonon-Ag3SBr-hot)
     # 500 and 600 K from the force constants renormalised at that temperature
