@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import multiprocessing
 import os
 from collections.abc import Iterator
@@ -33,6 +34,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="gfn2-xtb",
         help=f"{' | '.join(CALCULATORS)} | MODULE:FACTORY (default gfn2-xtb)",
     )
+    parser.add_argument(
+        "--calculator-option",
+        dest="calculator_options",
+        metavar="KEY=VALUE",
+        type=calculator_option,
+        action="append",
+        default=[],
+        help="keyword argument for the calculator, repeatable, recorded with "
+        "each label (e.g. retry=false: GFN2-xTB's first SCF rung only)",
+    )
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--workers",
@@ -61,6 +72,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-progress", dest="progress", action="store_false", help="no progress bar"
     )
+
+
+def calculator_option(text: str) -> tuple[str, object]:
+    """Parse ``KEY=VALUE``: the value as a Python literal, else as a string.
+
+    ``true``/``false``/``none`` in any case are booleans and None, so that
+    ``retry=false`` reads as on a shell.
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not KEY=VALUE with KEY a Python name (e.g. retry=false)"
+        )
+    raw = raw.strip()
+    words = {"true": True, "false": False, "none": None}
+    if raw.lower() in words:
+        return key, words[raw.lower()]
+    try:
+        return key, ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return key, raw
 
 
 def _read_input(path: Path) -> list[Atoms]:
@@ -142,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
             args.calculator,
             args.out,
             executor,
+            calculator_options=dict(args.calculator_options),
             include_stress=args.include_stress,
             retry_failed=args.retry_failed,
             max_in_flight=args.max_in_flight or max(16, 4 * n_workers),

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from ase_phonongnn.cli.label import calculator_option
 from ase_phonongnn.data import MATERIALS, resolve_force_constants
 from ase_phonongnn.errors import ConvergenceError
 from ase_phonongnn.sample.force_constants import save_phonopy
@@ -64,6 +65,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     scph = parser.add_argument_group("scph route")
     scph.add_argument(
         "--calculator", default="gfn2-xtb", help="gfn2-xtb | emt | MODULE:FACTORY"
+    )
+    scph.add_argument(
+        "--calculator-option",
+        dest="calculator_options",
+        metavar="KEY=VALUE",
+        type=calculator_option,
+        action="append",
+        default=[],
+        help="keyword argument for the calculator, repeatable (e.g. retry=false)",
     )
     scph.add_argument("--n-snapshots", type=int, default=40)
     scph.add_argument("--max-iterations", type=int, default=15)
@@ -148,7 +158,8 @@ def _run_scph(args: argparse.Namespace, source: Path) -> int:
         seed=args.seed,
         pool=args.pool,
     )
-    factory, calculator_name = resolve_calculator(args.calculator)
+    options = dict(args.calculator_options)
+    factory, calculator_name = resolve_calculator(args.calculator, options)
     executor = None
     if args.workers > 1:
         from concurrent.futures import ProcessPoolExecutor
@@ -170,6 +181,7 @@ def _run_scph(args: argparse.Namespace, source: Path) -> int:
             {
                 "config": config.to_dict(),
                 "calculator": calculator_name,
+                "calculator_options": options,
                 "start": str(source.name),
                 "converged": result.converged,
                 "history": result.history,

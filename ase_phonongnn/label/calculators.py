@@ -8,10 +8,12 @@ worker process builds its own.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
+import inspect
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from ase.calculators.calculator import BaseCalculator
@@ -53,6 +55,7 @@ def _import_factory(spec: str) -> CalculatorFactory:
 
 def resolve_calculator(
     calculator: str | CalculatorFactory,
+    options: Mapping[str, Any] | None = None,
 ) -> tuple[CalculatorFactory, str]:
     """Return the factory that ``calculator`` names, and a name for provenance.
 
@@ -63,6 +66,11 @@ def resolve_calculator(
         EMT), ``"MODULE:FACTORY"`` (any importable callable, e.g.
         ``"ase.calculators.lj:LennardJones"``), or a callable without
         arguments that returns an ASE calculator.
+    options
+        Keyword arguments the factory is called with, e.g.
+        ``{"retry": False}`` for GFN2-xTB's first SCF rung only. The name
+        stays the calculator's; a calculator with ``todict`` (every ASE
+        calculator) records them with each label.
 
     Returns
     -------
@@ -76,7 +84,8 @@ def resolve_calculator(
     ValueError
         Unknown name, unimportable module or missing attribute.
     TypeError
-        A calculator instance instead of a factory, or something not callable.
+        A calculator instance instead of a factory, something not callable,
+        or an option the factory does not take.
     ImportError
         A built-in calculator whose optional dependency is not installed.
     """
@@ -94,15 +103,16 @@ def resolve_calculator(
                 raise ImportError(
                     f"calculator {key!r} needs {requirement[0]}: {requirement[1]}"
                 )
-            return _import_factory(CALCULATORS[key]), key
-        if ":" not in calculator:
+            factory, name = _import_factory(CALCULATORS[key]), key
+        elif ":" not in calculator:
             raise ValueError(
                 f"unknown calculator {calculator!r}: use one of "
                 f"{', '.join(CALCULATORS)}, or MODULE:FACTORY for any importable "
                 "factory (e.g. 'ase.calculators.lj:LennardJones')"
             )
-        factory = _import_factory(calculator.strip())
-        name = calculator.strip()
+        else:
+            factory = _import_factory(calculator.strip())
+            name = calculator.strip()
     elif callable(calculator):
         factory = calculator
         name = (
@@ -116,7 +126,28 @@ def resolve_calculator(
         )
     if not callable(factory):
         raise TypeError(f"calculator {name!r} is not callable")
+    if options:
+        factory = _with_options(factory, name, dict(options))
     return factory, name
+
+
+def _with_options(
+    factory: CalculatorFactory, name: str, options: dict[str, Any]
+) -> CalculatorFactory:
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # some builtins have none: let the call tell
+        signature = None
+    if signature is not None:
+        try:
+            signature.bind_partial(**options)
+        except TypeError as err:
+            raise TypeError(
+                f"calculator {name!r} does not take the options "
+                f"{sorted(options)} ({err}); it takes {signature}"
+            ) from err
+    # a partial of a module-level factory stays picklable for the workers
+    return functools.partial(factory, **options)
 
 
 def check_picklable(factory: CalculatorFactory, name: str) -> None:

@@ -15,7 +15,7 @@ import os
 import platform
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -229,6 +229,7 @@ def label_snapshots(
     store: SnapshotStore | str | os.PathLike[str],
     executor: Executor | None = None,
     *,
+    calculator_options: Mapping[str, Any] | None = None,
     include_stress: bool = True,
     retry_failed: bool = False,
     max_in_flight: int = 64,
@@ -258,6 +259,10 @@ def label_snapshots(
         Where the calculations run: any :class:`concurrent.futures.Executor`,
         e.g. ``ProcessPoolExecutor(4)`` or a Dask ``Client(...).get_executor()``.
         None runs them in this process.
+    calculator_options
+        Keyword arguments for the calculator's factory, e.g.
+        ``{"retry": False}`` for GFN2-xTB; recorded with each label as the
+        calculator's parameters.
     include_stress
         Compute stress and hydrostatic stress (default True; needs periodic
         structures, checked before anything is written).
@@ -281,7 +286,7 @@ def label_snapshots(
         The executor itself failed (e.g. a worker process died); what was
         finished is saved.
     """
-    factory, name = resolve_calculator(calculator)
+    factory, name = resolve_calculator(calculator, calculator_options)
     probe = factory()
     if not callable(getattr(probe, "get_potential_energy", None)):
         raise TypeError(

@@ -13,7 +13,7 @@ from ase.build import bulk
 from ase.cluster import Octahedron
 
 from ase_phonongnn import keys
-from ase_phonongnn.cli.label import _executor, worker_threads
+from ase_phonongnn.cli.label import _executor, calculator_option, worker_threads
 from ase_phonongnn.cli.main import main
 from ase_phonongnn.store import SnapshotStore
 
@@ -51,6 +51,40 @@ def test_label_resumes_and_reports(tmp_path, extxyz, capsys):
     with SnapshotStore.open(store) as labelled:
         assert len(labelled) == 4
         assert labelled[2].info[keys.SNAPSHOT_INDEX] == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("retry=false", ("retry", False)),
+        ("retry=True", ("retry", True)),
+        ("accuracy=0.5", ("accuracy", 0.5)),
+        ("electronic_temperature = 1000", ("electronic_temperature", 1000)),
+        ("xc=PBE", ("xc", "PBE")),
+        ("kpts=(2, 2, 2)", ("kpts", (2, 2, 2))),
+        ("smearing=none", ("smearing", None)),
+    ],
+)
+def test_calculator_option_values(text, expected):
+    assert calculator_option(text) == expected
+
+
+@pytest.mark.parametrize("text", ["retry", "=1", "not a name=1"])
+def test_calculator_option_needs_key_equals_value(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="KEY=VALUE"):
+        calculator_option(text)
+
+
+def test_label_with_calculator_options(tmp_path, extxyz, capsys):
+    store = tmp_path / "lj.h5"
+    argv = ["label", str(extxyz), "--out", str(store), "--no-progress"]
+    argv += ["--calculator", "ase.calculators.lj:LennardJones"]
+    argv += ["--calculator-option", "sigma=2.3", "--calculator-option", "rc=6"]
+    assert main(argv) == 0
+    assert "done 4, failed 0, pending 0" in capsys.readouterr().out
+    with SnapshotStore.open(store) as labelled:
+        parameters = labelled[0].info[keys.LABEL_PROVENANCE]["parameters"]
+    assert (parameters["sigma"], parameters["rc"]) == (2.3, 6)
 
 
 def test_label_with_two_workers(tmp_path, extxyz, capsys):

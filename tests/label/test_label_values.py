@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor
+
 import numpy as np
 import pytest
 from _label_helpers import FlakyEMT, al_cells, cu_snapshots
@@ -163,6 +165,61 @@ def test_module_factory_names():
         "ase.calculators.lj:LennardJones",
     )
     assert resolve_calculator(" EMT ") == (EMT, "emt")
+
+
+def test_calculator_options_reach_the_calculator_and_its_provenance(tmp_path):
+    from ase.calculators.lj import LennardJones
+
+    options = {"sigma": 2.3, "epsilon": 0.5, "rc": 6.0}
+    snapshots = cu_snapshots(2)
+    path = tmp_path / "lj.h5"
+    label_snapshots(
+        snapshots,
+        "ase.calculators.lj:LennardJones",
+        path,
+        ProcessPoolExecutor(1),  # the configured factory crosses to a worker
+        calculator_options=options,
+        progress=False,
+    )
+    with SnapshotStore.open(path) as store:
+        labelled = store.read_atoms()
+    for atoms, snapshot in zip(labelled, snapshots, strict=True):
+        direct = snapshot.copy()
+        direct.calc = LennardJones(**options)
+        assert atoms.info[keys.ENERGY] == pytest.approx(
+            direct.get_potential_energy(), rel=1e-12
+        )
+        provenance = atoms.info[keys.LABEL_PROVENANCE]
+        assert provenance[keys.LABELLER] == "ase.calculators.lj:LennardJones"
+        for key, value in options.items():
+            assert provenance["parameters"][key] == value
+    # the default sigma gives other energies: the options were not ignored
+    default = snapshots[0].copy()
+    default.calc = LennardJones()
+    assert labelled[0].info[keys.ENERGY] != pytest.approx(
+        default.get_potential_energy(), rel=1e-3
+    )
+
+
+def test_options_configure_a_built_in_calculator_under_its_name():
+    pytest.importorskip("tblite")
+    factory, name = resolve_calculator("gfn2-xtb", {"retry": False})
+    assert name == "gfn2-xtb"
+    assert factory().todict()["retry"] is False
+    assert resolve_calculator("gfn2-xtb")[0]().todict()["retry"] is True
+
+
+def test_an_option_the_factory_does_not_take_is_refused_before_writing(tmp_path):
+    pytest.importorskip("tblite")
+    with pytest.raises(TypeError, match="does not take the options"):
+        label_snapshots(
+            cu_snapshots(1),
+            "gfn2-xtb",
+            tmp_path / "s.h5",
+            calculator_options={"retries": False},  # retry=, misspelt
+            progress=False,
+        )
+    assert not (tmp_path / "s.h5").exists()
 
 
 def test_labels_do_not_depend_on_order(tmp_path):
