@@ -7,6 +7,8 @@
 #   MAX_AMPLITUDE=0.30 bash runs/datasets.sh random-Ag3SBr     (only a <= 0.30 Å, same store)
 #   bash runs/datasets.sh random-Ag3SBr-more   (20 more per amplitude up to 0.35 Å, same store)
 #   bash runs/datasets.sh phonon-Ag3SBr-hot    (500, 600 K from their own renormalised FC)
+#   bash runs/datasets.sh phonon-Ag3SBr-more   (60 more per T at 100-400 K, same store)
+#   bash runs/datasets.sh random-Ag3SBr-more2  (35 more per amplitude up to 0.35 Å)
 # Re-running resumes: sampling is seeded, labelling skips what the store has.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,6 +89,33 @@ case "${1:?dataset name}" in
     store=random-Ag3SBr
     random_parts "$out/random-Ag3SBr-more" 20 120 0.05 0.10 0.15 0.20 0.25 0.30 0.35
     inputs=("${parts[@]}")
+    ;;
+  random-Ag3SBr-more2)
+    # 35 more per amplitude up to 0.35 Å (new seeds): the learning curves'
+    # 1,000 training structures need 1,000 + 214 validation + 100 test.
+    store=random-Ag3SBr
+    random_parts "$out/random-Ag3SBr-more2" 35 140 0.05 0.10 0.15 0.20 0.25 0.30 0.35
+    inputs=("${parts[@]}")
+    ;;
+  phonon-Ag3SBr-more)
+    # 60 more per temperature at 100-400 K from the 300 K force constants (new
+    # seeds), into the phonon-Ag3SBr store, for the same reason; first SCF
+    # rung only (see phonon-Ag3SBr-hot).
+    store=phonon-Ag3SBr
+    options=(--calculator-option retry=false)
+    parts=()
+    seed=400
+    for t in 100 200 300 400; do
+      f="$out/phonon-Ag3SBr-more-T$t.extxyz"
+      [ -f "$f" ] || phonongnn sample ase_phonongnn/data/Ag3SBr_300K_params.yaml \
+        --method normal-mode -T "$t" -n 60 --imaginary floor:0.5 \
+        --seed "$seed" --out "$f"
+      parts+=("$f")
+      seed=$((seed + 1))
+    done
+    f="$out/phonon-Ag3SBr-more.extxyz"
+    interleave "$f" "${parts[@]}"
+    inputs=("$f")
     ;;
   phonon-Ag3SBr-hot)
     # 500 and 600 K from the force constants renormalised at that temperature
