@@ -34,16 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="gfn2-xtb",
         help=f"{' | '.join(CALCULATORS)} | MODULE:FACTORY (default gfn2-xtb)",
     )
-    parser.add_argument(
-        "--calculator-option",
-        dest="calculator_options",
-        metavar="KEY=VALUE",
-        type=calculator_option,
-        action="append",
-        default=[],
-        help="keyword argument for the calculator, repeatable, recorded with "
-        "each label (e.g. retry=false: GFN2-xTB's first SCF rung only)",
-    )
+    add_calculator_option_argument(parser)
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--workers",
@@ -71,6 +62,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--no-progress", dest="progress", action="store_false", help="no progress bar"
+    )
+
+
+def add_calculator_option_argument(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+) -> None:
+    """Add ``--calculator-option KEY=VALUE`` (repeatable) to a parser or group."""
+    parser.add_argument(
+        "--calculator-option",
+        dest="calculator_options",
+        metavar="KEY=VALUE",
+        type=calculator_option,
+        action="append",
+        default=[],
+        help="keyword argument for the calculator, repeatable, recorded with "
+        "the results (e.g. retry=false: GFN2-xTB's first SCF rung only)",
     )
 
 

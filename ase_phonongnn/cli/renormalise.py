@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from ase_phonongnn.cli.label import calculator_option
+from ase_phonongnn.cli.label import add_calculator_option_argument
 from ase_phonongnn.data import MATERIALS, resolve_force_constants
 from ase_phonongnn.errors import ConvergenceError
 from ase_phonongnn.sample.force_constants import save_phonopy
@@ -66,15 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     scph.add_argument(
         "--calculator", default="gfn2-xtb", help="gfn2-xtb | emt | MODULE:FACTORY"
     )
-    scph.add_argument(
-        "--calculator-option",
-        dest="calculator_options",
-        metavar="KEY=VALUE",
-        type=calculator_option,
-        action="append",
-        default=[],
-        help="keyword argument for the calculator, repeatable (e.g. retry=false)",
-    )
+    add_calculator_option_argument(scph)
     scph.add_argument("--n-snapshots", type=int, default=40)
     scph.add_argument("--max-iterations", type=int, default=15)
     scph.add_argument("--mixing", type=float, default=0.5)

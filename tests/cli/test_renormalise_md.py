@@ -99,8 +99,10 @@ def test_scph_route_writes_history_and_plot(md_files, tmp_path) -> None:
     plot = tmp_path / "scph.png"
     argv = ["renormalise", str(params), "-T", "50", "--calculator", "emt"]
     argv += ["--n-snapshots", "4", "--max-iterations", "3", "--tolerance", "0.5"]
+    argv += ["--calculator-option", "asap_cutoff=false"]  # EMT's default
     assert main([*argv, "--out", str(out), "--plot", str(plot)]) == 0
     history = json.loads((tmp_path / "scph_history.json").read_text())
     assert history["calculator"] == "emt" and history["converged"]
+    assert history["calculator_options"] == {"asap_cutoff": False}
     assert phonopy.load(out, log_level=0).force_constants is not None
     assert imread(plot).shape[:2] == (720, 960)
