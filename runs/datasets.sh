@@ -44,6 +44,22 @@ random_parts() {
     seed=$((seed + 1))
   done
 }
+# phonon_parts PREFIX N SEED T...: N normal-mode snapshots of the 300 K force
+# constants at each temperature T into PREFIX-T<T>.extxyz (seeds SEED,
+# SEED+1, ...); their names go into "parts".
+phonon_parts() {
+  local prefix=$1 n=$2 seed=$3
+  shift 3
+  parts=()
+  for t in "$@"; do
+    local f="$prefix-T$t.extxyz"
+    [ -f "$f" ] || phonongnn sample ase_phonongnn/data/Ag3SBr_300K_params.yaml \
+      --method normal-mode -T "$t" -n "$n" --imaginary "${IMAGINARY:-floor:0.5}" \
+      --seed "$seed" --out "$f"
+    parts+=("$f")
+    seed=$((seed + 1))
+  done
+}
 out=runs/datasets
 mkdir -p "$out"
 workers="${WORKERS:-2}"
@@ -63,16 +79,7 @@ case "${1:?dataset name}" in
     fi
     ;;
   phonon-Ag3SBr)
-    parts=()
-    seed=200
-    for t in 100 200 300 400 500 600; do
-      f="$out/phonon-Ag3SBr-T$t.extxyz"
-      [ -f "$f" ] || phonongnn sample ase_phonongnn/data/Ag3SBr_300K_params.yaml \
-        --method normal-mode -T "$t" -n 190 --imaginary "${IMAGINARY:-floor:0.5}" \
-        --seed "$seed" --out "$f"
-      parts+=("$f")
-      seed=$((seed + 1))
-    done
+    phonon_parts "$out/phonon-Ag3SBr" 190 200 100 200 300 400 500 600
     f="$out/phonon-Ag3SBr.extxyz"
     interleave "$f" "${parts[@]}"
     inputs=("$f")
@@ -103,16 +110,7 @@ case "${1:?dataset name}" in
     # rung only (see phonon-Ag3SBr-hot).
     store=phonon-Ag3SBr
     options=(--calculator-option retry=false)
-    parts=()
-    seed=400
-    for t in 100 200 300 400; do
-      f="$out/phonon-Ag3SBr-more-T$t.extxyz"
-      [ -f "$f" ] || phonongnn sample ase_phonongnn/data/Ag3SBr_300K_params.yaml \
-        --method normal-mode -T "$t" -n 60 --imaginary floor:0.5 \
-        --seed "$seed" --out "$f"
-      parts+=("$f")
-      seed=$((seed + 1))
-    done
+    phonon_parts "$out/phonon-Ag3SBr-more" 60 400 100 200 300 400
     f="$out/phonon-Ag3SBr-more.extxyz"
     interleave "$f" "${parts[@]}"
     inputs=("$f")
