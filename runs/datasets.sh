@@ -9,6 +9,7 @@
 #   bash runs/datasets.sh phonon-Ag3SBr-hot    (500, 600 K from their own renormalised FC)
 #   bash runs/datasets.sh phonon-Ag3SBr-more   (60 more per T at 100-400 K, same store)
 #   bash runs/datasets.sh random-Ag3SBr-more2  (35 more per amplitude up to 0.35 Å)
+#   FIRST_RUNG=1 bash runs/datasets.sh ...     (any set on the first SCF rung only)
 # Re-running resumes: sampling is seeded, labelling skips what the store has.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -143,6 +144,9 @@ case "${1:?dataset name}" in
     ;;
   *) echo "unknown dataset $1" >&2; exit 2 ;;
 esac
+# A snapshot that fails on the first SCF rung is recorded as failed in about a
+# minute instead of ten on the whole ladder; --retry-failed revisits it later.
+[ -z "${FIRST_RUNG:-}" ] || options=(--calculator-option retry=false)
 for f in "${inputs[@]}"; do
   phonongnn label "$f" --out "ase_phonongnn/data/${store:-$1}.h5" \
     --calculator gfn2-xtb "${options[@]}" --workers "$workers"
