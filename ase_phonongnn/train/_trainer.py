@@ -21,6 +21,7 @@ from ase_phonongnn import keys
 from ase_phonongnn.errors import UnknownElementError
 from ase_phonongnn.label.labels import hydrostatic_stress
 from ase_phonongnn.model import GraphModel, ModelConfig, build_model
+from ase_phonongnn.model._base import spread
 from ase_phonongnn.train._config import TrainConfig
 from ase_phonongnn.train._data import dataset_digest, labelled_graphs
 from ase_phonongnn.train._metrics import regression_metrics
@@ -130,11 +131,14 @@ def train(
     target divided by its training spread, plus, when the model is a
     potential and the data have them, ``force_weight`` times the mean squared
     force error over the mean squared training force and ``stress_weight``
-    times the mean squared stress error over the training stress's mean
-    squared fluctuation (about each Voigt component's own mean: a constant
-    pressure, -5 GPa in Ag3SBr at the fixed lattice, is no error scale). Adam;
-    early stopping on the validation loss; the best validation weights are
-    kept.
+    times the mean squared stress error over the variance of all training
+    stress components together. That variance includes the offset between
+    the diagonal and the off-diagonal components (the mean pressure): on the
+    Ag3SBr stores a 7 times larger scale than the components' fluctuation
+    about their own means. Scaling by that fluctuation instead (a 7 times
+    heavier stress term) was measured side by side on them and did not help
+    (README.rst, "Stress in the loss"). Adam; early stopping on the
+    validation loss; the best validation weights are kept.
 
     Parameters
     ----------
@@ -255,9 +259,7 @@ class _Loss:
         self.stress_weight = config.stress_weight
         rms_force = float(finite_forces.pow(2).mean().sqrt()) if self.use_forces else 1
         self.force_scale = rms_force if rms_force > 1e-12 else 1.0
-        self.stress_scale = (
-            _fluctuation(finite_stress.numpy()) if self.use_stress else 1.0
-        )
+        self.stress_scale = spread(finite_stress.numpy()) if self.use_stress else 1.0
 
     def __call__(self, model: GraphModel, batch: Batch) -> Tensor:
         out = model(
@@ -272,20 +274,6 @@ class _Loss:
             error = (out[keys.STRESS] - batch.stress) / self.stress_scale
             terms.append(self.stress_weight * _masked_mse(error))
         return torch.stack(terms).sum()
-
-
-def _fluctuation(values: np.ndarray) -> float:
-    """Return the RMS deviation of the columns from their means (1.0 if 0).
-
-    The spread of all components together would mix the offset between the
-    diagonal and off-diagonal stress into the scale: on the phonon-informed
-    Ag3SBr snapshots that made it 0.0172 eV/Å³ against a fluctuation of
-    0.0035, and the stress term of the loss 24 times too weak.
-    """
-    if len(values) < 2:
-        return 1.0
-    value = float(np.sqrt(np.mean((values - values.mean(axis=0)) ** 2)))
-    return value if value > 1e-12 else 1.0
 
 
 def _masked_mse(error: Tensor, by_column: bool = False) -> Tensor:
