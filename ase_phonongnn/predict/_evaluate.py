@@ -124,7 +124,7 @@ def _labelled_predictions(
     batch_size: int,
     progress: bool,
 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Flat labels, predictions and spreads (zero for one model) per property."""
+    """Labels, predictions and spreads (zero for one model) per property."""
     if not structures:
         raise ValueError("no structures to evaluate")
     wanted = [
@@ -151,9 +151,14 @@ def _labelled_predictions(
         else:
             true = np.array([label[name] for label in labels])
             values = predicted[name]
+        # forces (atoms, 3) and stress (structures, 6) keep their components,
+        # whose own means R² measures against
+        values = np.asarray(values, dtype=np.float64).reshape(true.shape)
         pairs[name] = (
-            true.ravel(),
-            np.asarray(values, dtype=np.float64).ravel(),
-            np.zeros(true.size) if spreads is None else np.ravel(spreads),
+            true,
+            values,
+            np.zeros(true.shape)
+            if spreads is None
+            else np.asarray(spreads).reshape(true.shape),
         )
     return pairs

@@ -153,6 +153,20 @@ def test_metrics_are_exact_on_known_values():
     assert math.isnan(regression_metrics([2.0], [1.0])["r2"])
 
 
+def test_r2_of_components_is_against_each_components_own_mean():
+    """A constant pressure on the diagonal is no variance a model explains."""
+    rng = np.random.default_rng(3)
+    stress = rng.normal(scale=0.004, size=(40, 6)) + np.array([-0.03] * 3 + [0.0] * 3)
+    means = np.broadcast_to(stress.mean(axis=0), stress.shape)
+    assert regression_metrics(stress, means)["r2"] == pytest.approx(0.0, abs=1e-12)
+    assert regression_metrics(stress.ravel(), means.ravel())["r2"] > 0.9
+    # one column at a time, R² is the usual one of that column
+    noisy = stress + rng.normal(scale=0.001, size=stress.shape)
+    error = np.sum((noisy - stress) ** 2)
+    total = np.sum((stress - stress.mean(axis=0)) ** 2)
+    assert regression_metrics(stress, noisy)["r2"] == pytest.approx(1 - error / total)
+
+
 def test_random_split_is_seeded_70_15_15_and_disjoint():
     split = random_split(100, seed=4)
     assert (len(split.train), len(split.validation), len(split.test)) == (70, 15, 15)
