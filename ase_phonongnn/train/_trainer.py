@@ -134,10 +134,10 @@ def train(
     times the mean squared stress error over the variance of all training
     stress components together. That variance includes the offset between
     the diagonal and the off-diagonal components (the mean pressure): on the
-    Ag3SBr stores a 7 times larger scale than the components' fluctuation
-    about their own means. Scaling by that fluctuation instead (a 7 times
-    heavier stress term) was measured side by side on them and did not help
-    (README.rst, "Stress in the loss"). Adam; early stopping on the
+    Ag3SBr stores the scale is 2.6 times the components' fluctuation about
+    their own means. Scaling by that fluctuation instead (a 7 times heavier
+    stress term) was measured side by side on them and did not help
+    (README.rst, the embedded default). Adam; early stopping on the
     validation loss; the best validation weights are kept.
 
     Parameters
