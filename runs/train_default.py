@@ -19,8 +19,9 @@ trained on the same split. Members go to ``ase_phonongnn/data/default-model-
 ``runs/default-model/<name>.json``; ``--summarise`` fits the shipped
 committee's spread scales on the validation set
 (``ase_phonongnn/data/default-model.calibration.json``), evaluates the
-members and the committee on each store's test set and writes
-``runs/default-model/report.json``.
+members and the committee on each store's test set, scores the other runs'
+test predictions on each store's part of their test set (named by content
+hash in the record) and writes ``runs/default-model/report.json``.
 """
 
 from __future__ import annotations
@@ -131,6 +132,11 @@ def record(name: str, result: TrainResult) -> None:
             t: [np.asarray(v).tolist() for v in result.predictions["test"][t]]
             for t in targets
         },
+        # which snapshot each (label, prediction) pair is for, whatever the
+        # stores hold later
+        "test_hashes": [
+            structures[i].info[keys.CONTENT_HASH] for i in result.split.test
+        ],
     }
     (records / f"{name}.json").write_text(json.dumps(payload))
 
@@ -156,12 +162,35 @@ if args.summarise:
     # the shipped members and their committee as prediction gives them (a
     # potential's σh is the trace of its stress), on each store's test set;
     # the other runs (paper-*) from their records, on the test set they had
+    # and, where the record names its test snapshots, on each store's part
     shipped = default_model_paths()
-    records_test = {
-        path.stem: json.loads(path.read_text())["metrics"]["test"]
-        for path in sorted(records.glob("*.json"))
-        if path.stem != "report" and path.stem not in {p.stem for p in shipped}
-    }
+    labelled = {a.info[keys.CONTENT_HASH]: k for k, a in enumerate(structures)}
+
+    def by_store(payload: dict) -> dict[str, dict]:
+        """Return a record's test metrics on each store's part of its test set."""
+        hashes = payload.get("test_hashes", [])
+        found = [(r, labelled[h]) for r, h in enumerate(hashes) if h in labelled]
+        result = {}
+        for k, store in enumerate(args.stores):
+            rows = [(r, i) for r, i in found if origin[i] == k]
+            if rows:
+                result[store.stem] = {
+                    t: regression_metrics(
+                        *(np.asarray(v)[[r for r, _ in rows]] for v in pairs)
+                    )
+                    for t, pairs in payload["test_predictions"].items()
+                }
+        return result
+
+    records_test = {}
+    for path in sorted(records.glob("*.json")):
+        if path.stem == "report" or path.stem in {p.stem for p in shipped}:
+            continue
+        payload = json.loads(path.read_text())
+        records_test[path.stem] = {
+            "all": payload["metrics"]["test"],
+            "by_store": by_store(payload),
+        }
     validation = [structures[i] for i in split.validation]
     scale = calibrate_spread([str(p) for p in shipped], validation)
     (DATA_DIR / DEFAULT_CALIBRATION).write_text(
