@@ -33,7 +33,7 @@ def regression_metrics(true: ArrayLike, predicted: ArrayLike) -> dict[str, float
     p = np.asarray(predicted, dtype=np.float64)
     if y.size != p.size:
         raise ValueError(f"true and predicted differ in size ({y.size} vs {p.size})")
-    y = y.reshape(y.shape[0], -1) if y.ndim > 1 else y.reshape(-1, 1)
+    y = y.reshape(len(y), -1) if y.ndim > 1 and y.size else y.reshape(-1, 1)
     p = p.reshape(y.shape)
     keep = np.isfinite(y)
     n = int(keep.sum())

@@ -165,6 +165,7 @@ def test_r2_of_components_is_against_each_components_own_mean():
     error = np.sum((noisy - stress) ** 2)
     total = np.sum((stress - stress.mean(axis=0)) ** 2)
     assert regression_metrics(stress, noisy)["r2"] == pytest.approx(1 - error / total)
+    assert regression_metrics(np.zeros((0, 3)), np.zeros((0, 3)))["n"] == 0
 
 
 def test_random_split_is_seeded_70_15_15_and_disjoint():
