@@ -19,10 +19,12 @@ GFN2-xTB-labelled Ag3SBr stores:
 
 Only labelled (``done``) snapshots are used. Every finished run is written to
 ``OUT/results.json`` at once; running the same command again skips them
-(add seeds or sizes to extend a run). Outputs in ``OUT``: results.json,
-learning_curves.png (mean ± std over seeds, log size axis),
-table1_parity_<model>.png and summary.txt, which states whether
-phonon-informed data beat random data at equal size on the combined test set.
+(add seeds or sizes to extend a run) and uses the structures recorded there
+only, so that labelling may go on while a long experiment is under way.
+Outputs in ``OUT``: results.json, learning_curves.png (mean ± std over
+seeds, log size axis), table1_parity_<model>.png and summary.txt, which
+states whether phonon-informed data beat random data at equal size on the
+combined test set.
 
     python benchmarks/paper_experiment.py [--phonon STORE] [--random STORE]
         [--out DIR] [--sizes 100 200 400 700 1000] [--seeds 0 1 2 3 4]

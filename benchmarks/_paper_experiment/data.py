@@ -68,6 +68,37 @@ class Dataset:
         counts = ", ".join(f"{k} {v:,}" for k, v in self.counts.items() if v)
         return f"{self.kind}: {self.path} ({counts}): {len(self.structures):,} used"
 
+    def pinned(self, rows: Sequence[int]) -> Dataset:
+        """Return the dataset restricted to the structures at these store rows.
+
+        The store order is kept, so a layout built from the result is the one
+        that was built from those structures before the store grew.
+
+        Raises
+        ------
+        ValueError
+            If a row is no longer among the labelled structures used.
+        """
+        wanted = set(rows)
+        keep = [k for k, row in enumerate(self.rows) if row in wanted]
+        missing = wanted - {self.rows[k] for k in keep}
+        if missing:
+            raise ValueError(
+                f"{len(missing)} {self.kind} structures of the earlier results (store "
+                f"rows {sorted(missing)[:5]}...) are no longer labelled in "
+                f"{self.path}; pass --fresh to start over, or another --out"
+            )
+        used = [self.structures[k] for k in keep]
+        counts = {**self.counts, "left_out_pinned": len(self.structures) - len(keep)}
+        return Dataset(
+            self.kind,
+            self.path,
+            used,
+            tuple(self.rows[k] for k in keep),
+            counts,
+            dataset_digest(used),
+        )
+
 
 def load_dataset(kind: str, path: Path, target: str) -> Dataset:
     """Read the done snapshots of a store (or an extxyz file) of one kind.

@@ -16,7 +16,7 @@ from .config import KINDS, ExperimentConfig
 from .data import Layout, build_layout, clip_sizes, load_dataset
 from .plots import plot_curves, plot_table_parity
 from .report import curve_lines, table_lines, verdict
-from .results import ResultsFile
+from .results import ResultsFile, recorded_rows
 from .runs import curve_run, n_labelled, table_run, table_split, target_graphs
 
 Log = Callable[[str], None]
@@ -42,7 +42,9 @@ def run_experiment(
     curves, table
         Run the learning curves (Fig. 4) and the Table-1 analog.
     fresh
-        Discard the results of an earlier run in ``config.out``.
+        Discard the results of an earlier run in ``config.out``. Otherwise a
+        run resumes on the structures the earlier one used (the store rows
+        its results record), however much the stores have grown since.
     log
         Where progress and the summary go.
 
@@ -54,8 +56,16 @@ def run_experiment(
     datasets = {
         kind: load_dataset(kind, getattr(config, kind), config.target) for kind in KINDS
     }
+    pinned = {} if fresh else recorded_rows(config.out / "results.json")
+    for kind, rows in pinned.items():
+        datasets[kind] = datasets[kind].pinned(rows)
     for dataset in datasets.values():
         log(dataset.describe())
+    if any(d.counts.get("left_out_pinned") for d in datasets.values()):
+        log(
+            "NOTE: resuming on the structures of the earlier results; the ones "
+            "labelled since are left out (--fresh to start over with them)"
+        )
     layout = build_layout(datasets, config)
     sizes, clipped = clip_sizes(layout, config)
     if clipped:

@@ -155,6 +155,26 @@ class ResultsFile:
         self._update(change)
 
 
+def recorded_rows(path: Path) -> dict[str, list[int]]:
+    """Store rows of the structures an earlier run used, per kind.
+
+    Empty if there is no results file or it records no splits. A run that
+    resumes uses these structures only, so that a store which grew meanwhile
+    (labelling goes on) neither changes the test sets nor invalidates the
+    finished runs.
+    """
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text())
+    rows = {}
+    for kind, split in data.get("splits", {}).items():
+        used = set(split["test_rows"])
+        for order in split["pool_order_rows"].values():
+            used.update(order)
+        rows[kind] = sorted(used)
+    return rows
+
+
 def _check_setup(path: Path, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
     names = (set(old) | set(new)) - {"models"}
     differ = sorted(k for k in names if old.get(k) != new.get(k))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import shutil
 import sys
 from pathlib import Path
 
@@ -176,6 +177,34 @@ def test_a_second_run_resumes_without_training(script, experiment, capsys):
     argv = [*experiment["argv"], "--n-test", "6"]
     assert script.main(argv) == 1
     assert "--fresh" in capsys.readouterr().err
+
+
+def test_a_grown_store_resumes_on_the_recorded_structures(
+    script, experiment, stores, cu_sampler, tmp_path, capsys
+):
+    # labelling goes on while the experiment is under way: 5 more snapshots
+    # in the phonon store must change neither the test sets nor the records
+    grown, out = tmp_path / "phonon.h5", tmp_path / "out"
+    shutil.copy(stores["phonon"], grown)
+    shutil.copytree(experiment["out"], out)
+    more = cu_sampler.sample(250.0, 5, method="paper", seed=99)
+    assert label_snapshots(more, "emt", grown, progress=False).labelled == 5
+    argv = [*experiment["argv"]]
+    argv[argv.index(str(stores["phonon"]))] = str(grown)
+    argv[argv.index(str(experiment["out"]))] = str(out)
+    assert script.main(argv) == 0
+    output = capsys.readouterr().out
+    assert "trained on" not in output
+    assert "left_out_pinned 5" in output
+    before = experiment["results"]
+    after = json.loads((out / "results.json").read_text())
+    assert after["curves"] == before["curves"]
+    for kind in KINDS:
+        assert after["splits"][kind]["test_rows"] == before["splits"][kind]["test_rows"]
+    # with --fresh the new snapshots are used
+    assert script.main([*argv, "--fresh", "--no-table", "--seeds", "0"]) == 0
+    fresh = json.loads((out / "results.json").read_text())
+    assert fresh["splits"]["phonon"]["n_used"] == N_PER_KIND + 5
 
 
 def test_missing_store_is_a_one_line_error(script, tmp_path, capsys):
