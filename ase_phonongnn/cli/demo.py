@@ -1,11 +1,12 @@
 """``phonongnn demo``: the embedded default, end to end, with no arguments.
 
-Samples cubic Ag3SBr (2×2×2, 40 atoms) at 0–600 K from the shipped GFN2-xTB
-force constants (the 300 K renormalised ones where they ship) with correlated
-normal-mode displacements, as the shipped training data were, predicts every
-snapshot with the shipped pretrained committee, and prints the thermal
-averages ⟨Eg⟩, ⟨VBM⟩, ⟨σh⟩ and ⟨E⟩ per atom against T with their standard
-errors; writes the plot and the numbers (JSON) to ``--out``.
+Samples cubic Ag3SBr (2×2×2, 40 atoms) at 0–600 K with correlated
+normal-mode displacements, each temperature from the shipped GFN2-xTB force
+constants renormalised at the nearest temperature (the harmonic ones if none
+ship), as the shipped training data were; predicts every snapshot with the
+shipped pretrained committee, and prints the thermal averages ⟨Eg⟩, ⟨VBM⟩,
+⟨σh⟩ and ⟨E⟩ per atom against T with their standard errors; writes the plot
+and the numbers (JSON) to ``--out``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 from pathlib import Path
 
 from ase_phonongnn import keys
-from ase_phonongnn.data import force_constants_path
+from ase_phonongnn.data import force_constants_path, renormalised_temperatures
 from ase_phonongnn.predict import thermal_averages
 from ase_phonongnn.sample import PhononSampler
 
@@ -52,19 +53,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Sample Ag3SBr at 0–600 K, predict, print and plot the thermal averages."""
-    try:
-        path, origin = force_constants_path("Ag3SBr", 300.0), "renormalised at 300 K"
-    except FileNotFoundError:
-        path, origin = force_constants_path("Ag3SBr"), "harmonic"
-    sampler = PhononSampler.from_file(path)
-    print(f"Ag3SBr 2x2x2 (40 atoms), force constants {path.name} ({origin})")
+    renormalised = renormalised_temperatures("Ag3SBr")
+    paths = {t: force_constants_path("Ag3SBr", t) for t in renormalised}
+    if paths:
+        samplers = {t: PhononSampler.from_file(p) for t, p in paths.items()}
+        origin = "renormalised at " + ", ".join(f"{t:.0f}" for t in paths) + " K"
+        origin += "; each T from the nearest"
+    else:
+        path = force_constants_path("Ag3SBr")
+        paths, samplers = {0.0: path}, {0.0: PhononSampler.from_file(path)}
+        origin = "harmonic"
+    print(f"Ag3SBr 2x2x2 (40 atoms), GFN2-xTB force constants {origin}")
     print(
         f"{args.n_snapshots} normal-mode snapshots per temperature; every mode "
         "sampled with max(|nu|, 0.5 THz), as the force constants were fitted"
     )
     result = thermal_averages(
         args.model,
-        sampler,
+        samplers,
         TEMPERATURES,
         args.n_snapshots,
         method="normal-mode",
@@ -73,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         progress=False,
     )
     names = [p for p in _COLUMNS if p in result.mean]
-    header = f"{'T (K)':>6}" + "".join(
+    header = f"{'T (K)':>6}{'FC (K)':>8}" + "".join(
         f"{f'{_COLUMNS[p]} ({keys.UNITS[p]})':>24}" for p in names
     )
     print(header)
@@ -82,10 +88,14 @@ def run(args: argparse.Namespace) -> int:
             f"{f'{result.mean[p][t]:.4f} ± {result.error[p][t]:.4f}':>24}"
             for p in names
         )
-        print(f"{temperature:>6.0f}{cells}")
+        source = "harm." if origin == "harmonic" else f"{result.sampled_from[t]:.0f}"
+        print(f"{temperature:>6.0f}{source:>8}{cells}")
     args.out.mkdir(parents=True, exist_ok=True)
     plot = result.plot(args.out / "thermal-averages.png")
-    payload = {"force_constants": path.name, **result.to_dict()}
+    payload = {
+        "force_constants": {f"{t:.0f}": p.name for t, p in paths.items()},
+        **result.to_dict(),
+    }
     (args.out / "thermal-averages.json").write_text(json.dumps(payload, indent=1))
     print(f"± is the standard error of the mean; plot: {plot}")
     return 0

@@ -46,6 +46,30 @@ def force_constants_path(
     return data_path(f"{material}_{round(temperature)}K_params.yaml")
 
 
+def renormalised_temperatures(material: str = "Ag3SBr") -> tuple[float, ...]:
+    """Return the temperatures (K) at which renormalised force constants ship.
+
+    Parameters
+    ----------
+    material
+        "Ag3SBr" or "Ag3SI".
+
+    Examples
+    --------
+    >>> from ase_phonongnn.data import renormalised_temperatures
+    >>> 300.0 in renormalised_temperatures("Ag3SBr")
+    True
+    """
+    if material not in MATERIALS:
+        raise ValueError(f"material must be one of {MATERIALS} (got {material!r})")
+    found = []
+    for path in DATA_DIR.glob(f"{material}_*K_params.yaml"):
+        kelvin = path.name[len(material) + 1 : -len("K_params.yaml")]
+        if kelvin.isdigit():
+            found.append(float(kelvin))
+    return tuple(sorted(found))
+
+
 #: Shipped labelled datasets (snapshot stores ``NAME.h5``, gzip-compressed
 #: HDF5): 2×2×2 Ag3SBr supercells (40 atoms, fixed lattice) labelled with
 #: GFN2-xTB. ``phonon-Ag3SBr``: normal-mode snapshots of the 300 K

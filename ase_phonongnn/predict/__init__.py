@@ -12,8 +12,9 @@
   model or committee (the shipped default too), on labelled structures;
   :func:`calibrate_spread` scales a committee's spread to its error.
 - :func:`thermal_averages`: ⟨Eg⟩(T), ⟨VBM⟩(T), ⟨σh⟩(T), ⟨E⟩(T) from thermal
-  snapshots of the phonons, with standard errors, and
-  :func:`plot_thermal_averages`.
+  snapshots of the phonons (one set of force constants, or several
+  renormalised at different temperatures: :func:`nearest_sampler`), with
+  standard errors, and :func:`plot_thermal_averages`.
 
 This subpackage is callable: ``ase_phonongnn.predict(model, structures, ...)``
 and ``from ase_phonongnn import predict`` call :func:`predict`.
@@ -53,6 +54,7 @@ from ase_phonongnn.predict._models import (
 )
 from ase_phonongnn.predict._thermal import (
     ThermalAverages,
+    nearest_sampler,
     plot_thermal_averages,
     thermal_averages,
 )
@@ -75,6 +77,7 @@ __all__ = [
     "iter_predictions",
     "load_models",
     "model_properties",
+    "nearest_sampler",
     "plot_thermal_averages",
     "predict",
     "read_structures",

@@ -12,13 +12,19 @@ with standard error :math:`s_A/\sqrt n` (the snapshots are independent
 draws, unlike MD frames, which need :func:`block_average`). This is the
 Monte Carlo route of Zacharias & Giustino (PRB 94, 075125 (2016)) to
 phonon-renormalised electronic properties, with the model in place of DFT.
+
+In a strongly anharmonic crystal the effective phonons depend on
+temperature: force constants renormalised at T describe the ensemble at T
+(the soft modes stiffen on heating), and those of another temperature sample
+it too widely or too narrowly. Given force constants renormalised at several
+temperatures, each T is sampled from the nearest of them.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -70,6 +76,9 @@ class ThermalAverages:
         Sampling method and the seed of the sampler.
     models
         The model files (or descriptions) used.
+    sampled_from
+        With samplers given per temperature: the key (K) of the sampler each
+        temperature was drawn from, shape (n_T,); empty for one sampler.
     """
 
     temperatures: NDArray[np.float64]
@@ -81,6 +90,7 @@ class ThermalAverages:
     method: str
     seed: int | None
     models: tuple[str, ...] = ()
+    sampled_from: tuple[float, ...] = ()
 
     @property
     def properties(self) -> tuple[str, ...]:
@@ -99,6 +109,7 @@ class ThermalAverages:
             "method": self.method,
             "seed": self.seed,
             "models": list(self.models),
+            "sampled_from": list(self.sampled_from),
             "units": {p: keys.UNITS.get(p, "") for p in self.properties},
             "mean": {p: clean(v) for p, v in self.mean.items()},
             "error": {p: clean(v) for p, v in self.error.items()},
@@ -110,9 +121,33 @@ class ThermalAverages:
         return plot_thermal_averages(self, path)
 
 
+def nearest_sampler(
+    samplers: Mapping[float, PhononSampler], temperature: float
+) -> tuple[float, PhononSampler]:
+    """Return the sampler whose force constants are nearest in temperature.
+
+    Parameters
+    ----------
+    samplers
+        ``{T_fc: sampler}``: samplers of force constants renormalised at T_fc
+        (K).
+    temperature
+        K.
+
+    Returns
+    -------
+    tuple
+        ``(T_fc, sampler)``; on a tie the lower T_fc.
+    """
+    if not samplers:
+        raise ValueError("samplers is empty: give at least one {temperature: sampler}")
+    key = min(samplers, key=lambda t: (abs(float(t) - temperature), float(t)))
+    return float(key), samplers[key]
+
+
 def thermal_averages(
     model: ModelSpec | Committee,
-    sampler: PhononSampler,
+    sampler: PhononSampler | Mapping[float, PhononSampler],
     temperatures: float | ArrayLike,
     n_snapshots: int,
     *,
@@ -134,7 +169,9 @@ def thermal_averages(
         As in :func:`~ase_phonongnn.predict.predict` (path, ``"default"``,
         loaded model or committee).
     sampler
-        The phonons of the supercell to sample.
+        The phonons of the supercell to sample, or ``{T_fc: sampler}`` with
+        force constants renormalised at several temperatures T_fc (K): each
+        temperature is then sampled from the nearest (:func:`nearest_sampler`).
     temperatures
         K, one or several, each > 0.
     n_snapshots
@@ -154,7 +191,16 @@ def thermal_averages(
     -------
     ThermalAverages
     """
-    if not hasattr(sampler, "sample"):
+    samplers: Mapping[float, PhononSampler] | None = None
+    if isinstance(sampler, Mapping):
+        samplers = sampler
+        bad = [type(s).__name__ for s in samplers.values() if not hasattr(s, "sample")]
+        if bad or not samplers:
+            raise TypeError(
+                "sampler must be a PhononSampler or a non-empty {temperature: "
+                f"PhononSampler}} (got values {bad})"
+            )
+    elif not hasattr(sampler, "sample"):
         raise TypeError(
             f"sampler must be a PhononSampler (got {type(sampler).__name__})"
         )
@@ -180,8 +226,13 @@ def thermal_averages(
         p: np.full((temps.size, n_snapshots), np.nan) for p in names
     }
     used_seed: int | None = seed
+    sampled_from: list[float] = []
     for t, temperature in enumerate(temps):
-        snapshots = sampler.sample(
+        source = sampler
+        if samplers is not None:
+            key, source = nearest_sampler(samplers, float(temperature))
+            sampled_from.append(key)
+        snapshots = source.sample(
             float(temperature),
             n_snapshots,
             method=method,
@@ -223,6 +274,7 @@ def thermal_averages(
         method=method,
         seed=None if used_seed is None else int(used_seed),
         models=committee.sources,
+        sampled_from=tuple(sampled_from),
     )
 
 

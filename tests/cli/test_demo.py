@@ -10,6 +10,7 @@ from ase.units import kB
 
 from ase_phonongnn import keys
 from ase_phonongnn.cli.main import main
+from ase_phonongnn.data import renormalised_temperatures
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -21,6 +22,12 @@ def test_demo_runs_on_the_shipped_models(tmp_path, capsys) -> None:
     result = json.loads((tmp_path / "thermal-averages.json").read_text())
     assert (tmp_path / "thermal-averages.png").stat().st_size > 10_000
     assert result["temperatures"] == [0, 100, 200, 300, 400, 500, 600]
+    # each temperature from the shipped force constants renormalised nearest it
+    shipped = renormalised_temperatures("Ag3SBr")
+    assert set(result["force_constants"]) == {f"{t:.0f}" for t in shipped}
+    pairs = zip(result["temperatures"], result["sampled_from"], strict=True)
+    for temperature, source in pairs:
+        assert abs(source - temperature) == min(abs(t - temperature) for t in shipped)
     mean = {p: np.array(v, dtype=float) for p, v in result["mean"].items()}
     assert {
         keys.BAND_GAP,

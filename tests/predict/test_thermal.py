@@ -6,10 +6,13 @@ import math
 
 import numpy as np
 import pytest
+from ase.build import bulk
+from ase.calculators.emt import EMT
 from ase.units import kB
 
 from ase_phonongnn import PhononGNNCalc, keys, thermal_averages
 from ase_phonongnn.predict import ThermalAverages, plot_thermal_averages
+from ase_phonongnn.sample import PhononSampler, compute_force_constants
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -87,6 +90,32 @@ def test_plot_and_record(classical, tmp_path):
     assert record["seed"] == 1 and record["n_snapshots"] == 16
     with pytest.raises(ValueError, match="properties must be some of"):
         plot_thermal_averages(classical, tmp_path / "x.png", properties=["band_gap"])
+
+
+def test_each_temperature_is_sampled_from_the_nearest_force_constants(
+    cu_potential, cu_sampler
+):
+    # Cu compressed by 3 %: stiffer phonons, in the role of force constants
+    # renormalised at a higher temperature
+    compressed = bulk("Cu", "fcc", a=3.50, cubic=True)
+    phonon = compute_force_constants(compressed, [2, 2, 2], EMT(), progress=False)
+    stiff = PhononSampler.from_phonopy(phonon)
+    options = {"statistics": "classical", "seed": 3, "device": "cpu"}
+    mixed = thermal_averages(
+        cu_potential, {100.0: cu_sampler, 700.0: stiff}, [100, 400, 900], 3, **options
+    )
+    assert mixed.sampled_from == (100.0, 100.0, 700.0)  # 400 K: a tie, the lower
+    assert mixed.to_dict()["sampled_from"] == [100.0, 100.0, 700.0]
+    for t, (temperature, source) in enumerate([(400, cu_sampler), (900, stiff)], 1):
+        alone = thermal_averages(cu_potential, source, temperature, 3, **options)
+        np.testing.assert_allclose(
+            mixed.values[keys.ENERGY][t], alone.values[keys.ENERGY][0]
+        )
+    other = thermal_averages(cu_potential, cu_sampler, 900, 3, **options)
+    # the other force constants give other snapshots, other predictions
+    assert not np.allclose(mixed.values[keys.ENERGY][2], other.values[keys.ENERGY][0])
+    with pytest.raises(TypeError, match="PhononSampler"):
+        thermal_averages(cu_potential, {}, 100.0, 2)
 
 
 def test_property_choice_is_checked(cu_potential, cu_sampler):
