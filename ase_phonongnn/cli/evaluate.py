@@ -41,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="more models: with MODEL a committee, scored by its mean",
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    parser.add_argument(
+        "--skip-retried",
+        action="store_true",
+        help="leave out structures whose SCF converged only on a later rung of "
+        "the labeller's retry ladder (on GFN2-xTB Ag3SBr another SCF solution)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--batch-size must be at least 1 (got {args.batch_size})")
     models = [args.model, *args.committee]
     committee = Committee.load(models if len(models) > 1 else args.model, args.device)
-    structures = load_structures(args.inputs)
+    structures = load_structures(args.inputs, skip_retried=args.skip_retried)
     metrics = evaluate(committee, structures, batch_size=args.batch_size)
     report = {
         name: {

@@ -61,6 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, help="seed of split, weights, batches")
     parser.add_argument(
+        "--skip-retried",
+        action="store_true",
+        help="leave out structures whose SCF converged only on a later rung of "
+        "the labeller's retry ladder (on GFN2-xTB Ag3SBr another SCF solution)",
+    )
+    parser.add_argument(
         "--out", type=Path, required=True, help="model file to write (.safetensors)"
     )
     parser.add_argument(
@@ -173,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     model_config, train_config = resolve_configs(args)
     if not args.out.parent.is_dir():
         raise FileNotFoundError(f"the directory of --out does not exist: {args.out}")
-    structures = load_structures(args.inputs)
+    structures = load_structures(args.inputs, skip_retried=args.skip_retried)
     split = None
     if args.split is not None:
         split = Split.from_dict(json.loads(args.split.read_text()))

@@ -5,7 +5,8 @@ structures; :func:`learning_curve` and :func:`sweep` repeat it over training
 sizes and hyperparameter grids (:data:`PAPER_GRID`); :func:`evaluate_model`
 scores a saved model; :func:`plot_parity` and :func:`plot_learning_curve`
 write PNG figures. Structures come from snapshot stores and extxyz files
-through :func:`load_structures`.
+through :func:`load_structures` (``skip_retried=True`` leaves out labels whose
+SCF converged only on a retry rung: :func:`retried_scf`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ase_phonongnn.train._data import (
     dataset_digest,
     labelled_graphs,
     load_structures,
+    retried_scf,
     structure_labels,
 )
 from ase_phonongnn.train._metrics import regression_metrics
@@ -53,6 +55,7 @@ __all__ = [
     "predict_graphs",
     "random_split",
     "regression_metrics",
+    "retried_scf",
     "structure_labels",
     "sweep",
     "train",

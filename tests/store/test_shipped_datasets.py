@@ -11,9 +11,10 @@ from ase.units import GPa
 
 from ase_phonongnn import keys
 from ase_phonongnn.data import DATA_DIR, DATASETS, dataset_path, force_constants_path
+from ase_phonongnn.label.xtb import RETRY_LADDER
 from ase_phonongnn.sample import PhononSampler
 from ase_phonongnn.store import SnapshotStore
-from ase_phonongnn.train import load_structures
+from ase_phonongnn.train import load_structures, retried_scf
 
 
 def read(name: str, status: str | None) -> list[Atoms]:
@@ -130,3 +131,16 @@ def test_shipped_names_load_as_training_inputs() -> None:
     assert len(structures) == len(read("phonon-Ag3SBr", keys.DONE))
     with pytest.raises(ValueError, match="no shipped dataset"):
         dataset_path("phonon-Ag3SI")
+
+
+def test_skip_retried_leaves_out_exactly_the_labels_of_later_scf_rungs() -> None:
+    done = read("phonon-Ag3SBr", keys.DONE)
+    retried = [a for a in done if retried_scf(a)]
+    assert retried  # the 300 K force constants' hardest snapshots at 300-600 K
+    for atoms in retried:
+        settings = atoms.info[keys.LABEL_PROVENANCE]["scf_settings"]
+        rung = settings.pop("retry_rung")
+        assert settings == RETRY_LADDER[rung]  # the damped settings that converged
+    kept = load_structures("phonon-Ag3SBr", skip_retried=True)
+    assert len(kept) == len(done) - len(retried)
+    assert not any(map(retried_scf, kept))
