@@ -10,6 +10,11 @@ snapshots.
     python runs/train_default.py --seeds 2 --paper paper-1
     python runs/train_default.py --summarise
 
+Snapshots whose SCF converged only on a damped rung of GFN2-xTB's retry
+ladder are left out of every set (``load_structures(skip_retried=True)``):
+they lie on another SCF solution than their neighbours
+(``runs/scf_branch_check.py``).
+
 The split is by content hash (15 % test, 15 % validation), so a snapshot
 keeps its set when the store grows and the held-out test set is never
 trained on by any later model either. Every member sees the same split and
@@ -77,7 +82,7 @@ args = parser.parse_args()
 torch.set_num_threads(1)
 args.out.mkdir(parents=True, exist_ok=True)
 
-per_store = [load_structures([store]) for store in args.stores]
+per_store = [load_structures([store], skip_retried=True) for store in args.stores]
 structures = [atoms for group in per_store for atoms in group]
 origin = np.repeat(np.arange(len(per_store)), [len(g) for g in per_store])
 buckets = np.array([int(a.info[keys.CONTENT_HASH][:8], 16) % 100 for a in structures])
