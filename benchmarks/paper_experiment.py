@@ -90,6 +90,12 @@ def parser() -> argparse.ArgumentParser:
         help="output directory; default %(default)s",
     )
     data.add_argument(
+        "--keep-retried",
+        action="store_true",
+        help="also use labels whose SCF converged only on a damped retry rung "
+        "(left out by default, as for the shipped models)",
+    )
+    data.add_argument(
         "--fresh",
         action="store_true",
         help="discard earlier results in DIR instead of resuming",
@@ -227,6 +233,7 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
         cutoff=args.cutoff,
         test_seed=args.test_seed,
         device=args.device,
+        skip_retried=not args.keep_retried,
         **{k: v for k, v in values.items() if v is not None},
     )
 

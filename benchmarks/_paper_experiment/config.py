@@ -91,6 +91,10 @@ class ExperimentConfig:
         Seed of the fixed test sets and of the Table-1 split.
     device
         ``cpu``, ``cuda`` or ``auto``.
+    skip_retried
+        Leave out structures whose SCF converged only on a damped rung of the
+        labeller's retry ladder (another SCF solution on GFN2-xTB Ag3SBr:
+        :func:`ase_phonongnn.train.load_structures`), as the shipped models do.
     """
 
     phonon: Path
@@ -112,6 +116,7 @@ class ExperimentConfig:
     cutoff: float = 5.5
     test_seed: int = 0
     device: str = "cpu"
+    skip_retried: bool = True
 
     def __post_init__(self) -> None:
         for name in ("phonon", "random", "out"):
@@ -192,6 +197,7 @@ class ExperimentConfig:
             "test_seed": self.test_seed,
             "table_data": self.table_data,
             "table_size": self.table_size,
+            "skip_retried": self.skip_retried,
             "models": {
                 model: {
                     "model_config": self.model_config(model, self.target).to_dict(),

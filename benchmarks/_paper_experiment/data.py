@@ -21,6 +21,7 @@ from ase_phonongnn.train import (
     Split,
     dataset_digest,
     load_structures,
+    retried_scf,
     structure_labels,
 )
 
@@ -50,8 +51,9 @@ class Dataset:
         Row of each structure in its store (its position in an extxyz file).
     counts
         Snapshots per labelling status of the store (``done`` only for
-        extxyz), and ``unlabelled_target``: done snapshots left out because
-        they lack the target label.
+        extxyz), ``unlabelled_target``: done snapshots left out because they
+        lack the target label, and ``retried``: those left out because their
+        SCF converged only on a damped retry rung.
     digest
         SHA-256 of the structures and labels (:func:`dataset_digest`).
     """
@@ -100,10 +102,13 @@ class Dataset:
         )
 
 
-def load_dataset(kind: str, path: Path, target: str) -> Dataset:
+def load_dataset(
+    kind: str, path: Path, target: str, *, skip_retried: bool = False
+) -> Dataset:
     """Read the done snapshots of a store (or an extxyz file) of one kind.
 
-    Structures without a finite ``target`` label are left out and counted.
+    Structures without a finite ``target`` label, and with ``skip_retried``
+    those labelled on a damped SCF retry rung, are left out and counted.
 
     Raises
     ------
@@ -121,8 +126,11 @@ def load_dataset(kind: str, path: Path, target: str) -> Dataset:
         readable = _decompressed(path, Path(scratch))
         structures = load_structures(readable)
         counts, rows = _store_rows(readable, len(structures))
+    retried = [skip_retried and retried_scf(a) for a in structures]
+    counts["retried"] = sum(retried)
     keep = [k for k, a in enumerate(structures) if _has_label(a, target)]
     counts["unlabelled_target"] = len(structures) - len(keep)
+    keep = [k for k in keep if not retried[k]]
     if not keep:
         raise ValueError(
             f"no {kind} structure in {path} has a {target!r} label; choose another "

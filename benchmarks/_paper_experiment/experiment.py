@@ -54,7 +54,13 @@ def run_experiment(
         The content of results.json.
     """
     datasets = {
-        kind: load_dataset(kind, getattr(config, kind), config.target) for kind in KINDS
+        kind: load_dataset(
+            kind,
+            getattr(config, kind),
+            config.target,
+            skip_retried=config.skip_retried,
+        )
+        for kind in KINDS
     }
     pinned = {} if fresh else recorded_rows(config.out / "results.json")
     for kind, rows in pinned.items():
