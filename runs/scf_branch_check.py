@@ -11,7 +11,9 @@ energy per atom (eV), or "failed".
 
     python runs/scf_branch_check.py [STORE] [HASH-PREFIX] [λ ...]
 
-Defaults: the shipped phonon-Ag3SBr store, its first retried snapshot, and
+HASH-PREFIX picks any labelled snapshot (an outlier labelled on the default
+rung too). Defaults: the shipped phonon-Ag3SBr store, its first retried
+snapshot, and
 λ = 0.90 0.95 0.98 1.00 1.02 (about 15 minutes on one core).
 """
 
@@ -31,10 +33,12 @@ from ase_phonongnn.train import load_structures, retried_scf
 
 args = sys.argv[1:]
 store = args[0] if args else "phonon-Ag3SBr"
-structures = [a for a in load_structures(store) if retried_scf(a)]
-if len(args) > 1:
+structures = load_structures(store)
+if len(args) > 1:  # any snapshot, by content hash
     prefix = args[1]
     structures = [a for a in structures if a.info[keys.CONTENT_HASH].startswith(prefix)]
+else:
+    structures = [a for a in structures if retried_scf(a)]
 scales = [float(x) for x in args[2:]] or [0.90, 0.95, 0.98, 1.00, 1.02]
 snapshot = structures[0]
 digest = snapshot.info[keys.FORCE_CONSTANTS_DIGEST]
