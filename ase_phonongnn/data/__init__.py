@@ -72,8 +72,9 @@ def renormalised_temperatures(material: str = "Ag3SBr") -> tuple[float, ...]:
 
 #: Shipped labelled datasets (snapshot stores ``NAME.h5``, gzip-compressed
 #: HDF5): 2×2×2 Ag3SBr supercells (40 atoms, fixed lattice) labelled with
-#: GFN2-xTB. ``phonon-Ag3SBr``: normal-mode snapshots of the 300 K
-#: renormalised force constants at 100–600 K; ``random-Ag3SBr``: the paper's
+#: GFN2-xTB. ``phonon-Ag3SBr``: normal-mode snapshots at 100–600 K, of the
+#: 300 K renormalised force constants up to 400 K and of those renormalised
+#: at the snapshot's temperature above; ``random-Ag3SBr``: the paper's
 #: eq. 2 at 0.05–0.40 Å. Each snapshot carries its provenance (sampler,
 #: temperature or amplitude, seed, force-constants digest, labeller settings
 #: and versions); failed SCFs stay in the store with their message.
