@@ -24,7 +24,10 @@ is far worse a start than Ag3SBr's renormalised one, so it runs stages 2 and
 shipped at another temperature (the nearest fixed point is the best start).
 Above 400 K a third of GFN2-xTB's SCFs fail even on the whole retry ladder
 (about ten minutes each), so these runs try only its first rung; a failed
-snapshot is left out of the fit either way:
+snapshot is left out of the fit either way. Runs started after the ladder's
+rescued labels were found to lie on another SCF solution (README.rst,
+runs/scf_branch_check.py) try only the first rung at every temperature; the
+shipped 300 K force constants were fitted with the ladder:
 
     python runs/renormalise_ag3sx.py Ag3SBr 500 1 --start-from Ag3SBr@300
 """
@@ -93,7 +96,9 @@ stages = [
 ]
 if donor is not None:
     stages = stages[1:]
-labeller = GFN2xTB if temperature <= 400 else partial(GFN2xTB, retry=False)
+# the 300 K force constants shipped before the first-rung-only rule
+ladder = temperature <= 300
+labeller = GFN2xTB if ladder else partial(GFN2xTB, retry=False)
 history = {}
 with ProcessPoolExecutor(workers) as executor:
     for name, policy, n_snapshots, pool, max_iterations, start in stages:
@@ -124,7 +129,7 @@ save_phonopy(result.phonon, DATA_DIR / f"{stem}_params.yaml")
     json.dumps(
         {
             "calculator": "gfn2-xtb",
-            "retry_ladder": temperature <= 400,
+            "retry_ladder": ladder,
             "start": (
                 f"{donor}_{round(donor_temperature)}K_params.yaml"
                 f" on the {material} cell"
