@@ -13,8 +13,7 @@ energy per atom (eV), or "failed".
 
 HASH-PREFIX picks any labelled snapshot (an outlier labelled on the default
 rung too). Defaults: the shipped phonon-Ag3SBr store, its first retried
-snapshot, and
-λ = 0.90 0.95 0.98 1.00 1.02 (about 15 minutes on one core).
+snapshot, and λ = 0.90 0.95 0.98 1.00 1.02 (about 15 minutes on one core).
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from ase_phonongnn import keys
+from ase_phonongnn.cli._inputs import add_labelled_inputs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,14 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "model", help="model file (.safetensors), or 'default' for the shipped models"
     )
-    parser.add_argument(
-        "inputs",
-        nargs="+",
-        type=Path,
-        metavar="INPUT",
-        help="snapshot stores (.h5), shipped datasets (phonon-Ag3SBr, "
-        "random-Ag3SBr) or .extxyz files with labels in atoms.info",
-    )
+    add_labelled_inputs(parser)
     parser.add_argument(
         "--json", action="store_true", help="print JSON: per target MAE, RMSE, R2, n"
     )
@@ -41,12 +34,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="more models: with MODEL a committee, scored by its mean",
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
-    parser.add_argument(
-        "--skip-retried",
-        action="store_true",
-        help="leave out structures whose SCF converged only on a later rung of "
-        "the labeller's retry ladder (on GFN2-xTB Ag3SBr another SCF solution)",
-    )
 
 
 def run(args: argparse.Namespace) -> int:

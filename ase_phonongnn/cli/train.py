@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ase_phonongnn import keys
+from ase_phonongnn.cli._inputs import add_labelled_inputs
 from ase_phonongnn.model import MODEL_KEYS, READOUTS
 
 #: flag destination -> (config section, field)
@@ -42,14 +43,7 @@ _OVERRIDES = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``phonongnn train``."""
-    parser.add_argument(
-        "inputs",
-        nargs="+",
-        type=Path,
-        metavar="INPUT",
-        help="snapshot stores (.h5), shipped datasets (phonon-Ag3SBr, "
-        "random-Ag3SBr) or .extxyz files with labels in atoms.info",
-    )
+    add_labelled_inputs(parser)
     parser.add_argument(
         "--target",
         nargs="+",
@@ -60,12 +54,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model", choices=MODEL_KEYS, help="architecture (default ours)"
     )
     parser.add_argument("--seed", type=int, help="seed of split, weights, batches")
-    parser.add_argument(
-        "--skip-retried",
-        action="store_true",
-        help="leave out structures whose SCF converged only on a later rung of "
-        "the labeller's retry ladder (on GFN2-xTB Ag3SBr another SCF solution)",
-    )
     parser.add_argument(
         "--out", type=Path, required=True, help="model file to write (.safetensors)"
     )
