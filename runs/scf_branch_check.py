@@ -9,11 +9,13 @@ gives, the damping only helps the mixer, and a jump elsewhere is another
 solution. Prints one JSON line per (λ, rung): σh (GPa), band gap (eV),
 energy per atom (eV), or "failed".
 
-    python runs/scf_branch_check.py [STORE] [HASH-PREFIX] [λ ...]
+    python runs/scf_branch_check.py [STORE] [HASH-PREFIX] [λ ...] [--rungs R ...]
 
 HASH-PREFIX picks any labelled snapshot (an outlier labelled on the default
 rung too). Defaults: the shipped phonon-Ag3SBr store, its first retried
-snapshot, and λ = 0.90 0.95 0.98 1.00 1.02 (about 15 minutes on one core).
+snapshot, λ = 0.90 0.95 0.98 1.00 1.02 and every rung (about 15 minutes on
+one core); ``--rungs 0`` tries the default rung only (a third of the time),
+enough for a snapshot that converged on it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ from ase_phonongnn.sample import PhononSampler
 from ase_phonongnn.train import load_structures, retried_scf
 
 args = sys.argv[1:]
+rungs = None
+if "--rungs" in args:
+    at = args.index("--rungs")
+    rungs = [int(r) for r in args[at + 1 :]]
+    args = args[:at]
 store = args[0] if args else "phonon-Ag3SBr"
 structures = load_structures(store)
 if len(args) > 1:  # any snapshot, by content hash
@@ -62,6 +69,8 @@ print(
 )
 for scale in scales:
     for rung, settings in enumerate(ladder):
+        if rungs is not None and rung not in rungs:
+            continue
         xtb.RETRY_LADDER = (settings,)  # this rung alone
         atoms = ideal.copy()
         atoms.positions = ideal.positions + scale * u
