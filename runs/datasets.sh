@@ -31,32 +31,25 @@ kept = [a for a in frames if a.info[sys.argv[3]] <= float(sys.argv[4])]
 ase.io.write(sys.argv[1], kept)
 " "$@"
 }
-# random_parts PREFIX N SEED A...: N eq. 2 snapshots at each amplitude A into
-# PREFIX-a<A>.extxyz (seeds SEED, SEED+1, ...); their names go into "parts".
-random_parts() {
-  local prefix=$1 n=$2 seed=$3
-  shift 3
+# sample_parts KIND PREFIX N SEED VALUE...: N snapshots at each VALUE into
+# PREFIX-a<VALUE>.extxyz (KIND random: eq. 2 at amplitude VALUE) or
+# PREFIX-T<VALUE>.extxyz (KIND phonon: normal modes of the 300 K force
+# constants at temperature VALUE), seeds SEED, SEED+1, ...; their names go
+# into "parts".
+sample_parts() {
+  local kind=$1 prefix=$2 n=$3 seed=$4 f how
+  shift 4
   parts=()
-  for a in "$@"; do
-    local f="$prefix-a$a.extxyz"
-    [ -f "$f" ] || phonongnn sample Ag3SBr --method random --amplitude "$a" \
-      -T 0 -n "$n" --seed "$seed" --out "$f"
-    parts+=("$f")
-    seed=$((seed + 1))
-  done
-}
-# phonon_parts PREFIX N SEED T...: N normal-mode snapshots of the 300 K force
-# constants at each temperature T into PREFIX-T<T>.extxyz (seeds SEED,
-# SEED+1, ...); their names go into "parts".
-phonon_parts() {
-  local prefix=$1 n=$2 seed=$3
-  shift 3
-  parts=()
-  for t in "$@"; do
-    local f="$prefix-T$t.extxyz"
-    [ -f "$f" ] || phonongnn sample ase_phonongnn/data/Ag3SBr_300K_params.yaml \
-      --method normal-mode -T "$t" -n "$n" --imaginary "${IMAGINARY:-floor:0.5}" \
-      --seed "$seed" --out "$f"
+  for value in "$@"; do
+    if [ "$kind" = random ]; then
+      f="$prefix-a$value.extxyz"
+      how=(Ag3SBr --method random --amplitude "$value" -T 0)
+    else
+      f="$prefix-T$value.extxyz"
+      how=(ase_phonongnn/data/Ag3SBr_300K_params.yaml --method normal-mode
+        -T "$value" --imaginary "${IMAGINARY:-floor:0.5}")
+    fi
+    [ -f "$f" ] || phonongnn sample "${how[@]}" -n "$n" --seed "$seed" --out "$f"
     parts+=("$f")
     seed=$((seed + 1))
   done
@@ -67,7 +60,7 @@ workers="${WORKERS:-2}"
 options=()
 case "${1:?dataset name}" in
   random-Ag3SBr)
-    random_parts "$out/random-Ag3SBr" 140 100 0.05 0.10 0.15 0.20 0.25 0.30 0.35 0.40
+    sample_parts random "$out/random-Ag3SBr" 140 100 0.05 0.10 0.15 0.20 0.25 0.30 0.35 0.40
     f="$out/random-Ag3SBr.extxyz"
     interleave "$f" "${parts[@]}"
     inputs=("$f")
@@ -80,7 +73,7 @@ case "${1:?dataset name}" in
     fi
     ;;
   phonon-Ag3SBr)
-    phonon_parts "$out/phonon-Ag3SBr" 190 200 100 200 300 400 500 600
+    sample_parts phonon "$out/phonon-Ag3SBr" 190 200 100 200 300 400 500 600
     f="$out/phonon-Ag3SBr.extxyz"
     interleave "$f" "${parts[@]}"
     inputs=("$f")
@@ -95,14 +88,14 @@ case "${1:?dataset name}" in
     # 20 more snapshots at each amplitude up to 0.35 Å (new seeds), into the
     # random-Ag3SBr store: at 0.40 Å the SCF fails on a third of them.
     store=random-Ag3SBr
-    random_parts "$out/random-Ag3SBr-more" 20 120 0.05 0.10 0.15 0.20 0.25 0.30 0.35
+    sample_parts random "$out/random-Ag3SBr-more" 20 120 0.05 0.10 0.15 0.20 0.25 0.30 0.35
     inputs=("${parts[@]}")
     ;;
   random-Ag3SBr-more2)
     # 35 more per amplitude up to 0.35 Å (new seeds): the learning curves'
     # 1,000 training structures need 1,000 + 214 validation + 100 test.
     store=random-Ag3SBr
-    random_parts "$out/random-Ag3SBr-more2" 35 140 0.05 0.10 0.15 0.20 0.25 0.30 0.35
+    sample_parts random "$out/random-Ag3SBr-more2" 35 140 0.05 0.10 0.15 0.20 0.25 0.30 0.35
     inputs=("${parts[@]}")
     ;;
   phonon-Ag3SBr-more)
@@ -111,7 +104,7 @@ case "${1:?dataset name}" in
     # rung only (see phonon-Ag3SBr-hot).
     store=phonon-Ag3SBr
     options=(--calculator-option retry=false)
-    phonon_parts "$out/phonon-Ag3SBr-more" 60 400 100 200 300 400
+    sample_parts phonon "$out/phonon-Ag3SBr-more" 60 400 100 200 300 400
     f="$out/phonon-Ag3SBr-more.extxyz"
     interleave "$f" "${parts[@]}"
     inputs=("$f")
