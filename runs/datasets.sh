@@ -7,6 +7,7 @@
 #   MAX_AMPLITUDE=0.30 bash runs/datasets.sh random-Ag3SBr     (only a <= 0.30 Å, same store)
 #   bash runs/datasets.sh random-Ag3SBr-more   (20 more per amplitude up to 0.35 Å, same store)
 #   bash runs/datasets.sh phonon-Ag3SBr-hot    (500, 600 K from their own renormalised FC)
+#   bash runs/datasets.sh phonon-Ag3SBr-hot-more   (100 more at 600 K)
 #   bash runs/datasets.sh phonon-Ag3SBr-more   (60 more per T at 100-400 K, same store)
 #   bash runs/datasets.sh random-Ag3SBr-more2  (35 more per amplitude up to 0.35 Å)
 #   FIRST_RUNG=1 bash runs/datasets.sh ...     (any set on the first SCF rung only)
@@ -134,6 +135,17 @@ case "${1:?dataset name}" in
       inputs+=("$f")
       seed=$((seed + 1))
     done
+    ;;
+  phonon-Ag3SBr-hot-more)
+    # 100 more at 600 K from the 600 K force constants (new seed), first SCF
+    # rung only: the SCF failed on 41 % of the first 250 there, and the
+    # learning curves need 1,314 phonon-informed snapshots.
+    store=phonon-Ag3SBr
+    options=(--calculator-option retry=false)
+    f="$out/phonon-Ag3SBr-T600-own-more.extxyz"
+    [ -f "$f" ] || phonongnn sample ase_phonongnn/data/Ag3SBr_600K_params.yaml \
+      --method normal-mode -T 600 -n 100 --imaginary floor:0.5 --seed 310 --out "$f"
+    inputs=("$f")
     ;;
   *) echo "unknown dataset $1" >&2; exit 2 ;;
 esac
