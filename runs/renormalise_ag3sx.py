@@ -28,6 +28,7 @@ solution (README.rst, runs/scf_branch_check.py): runs above 300 K try only
 its first rung, and a failed snapshot is left out of the fit. At 300 K and
 below the script keeps the ladder, with which the shipped 300 K force
 constants were fitted, so that it reproduces them:
+
     python runs/renormalise_ag3sx.py Ag3SBr 500 1 --start-from Ag3SBr@300
 """
 

@@ -20,8 +20,8 @@ enough for a snapshot that converged on it.
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 
 import numpy as np
 from ase.units import GPa
@@ -32,20 +32,27 @@ from ase_phonongnn.data import DATA_DIR
 from ase_phonongnn.sample import PhononSampler
 from ase_phonongnn.train import load_structures, retried_scf
 
-args = sys.argv[1:]
-rungs = None
-if "--rungs" in args:
-    at = args.index("--rungs")
-    rungs = [int(r) for r in args[at + 1 :]]
-    args = args[:at]
-store = args[0] if args else "phonon-Ag3SBr"
-structures = load_structures(store)
-if len(args) > 1:  # any snapshot, by content hash
-    prefix = args[1]
-    structures = [a for a in structures if a.info[keys.CONTENT_HASH].startswith(prefix)]
+parser = argparse.ArgumentParser(
+    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+)
+parser.add_argument("store", nargs="?", default="phonon-Ag3SBr")
+parser.add_argument("hash_prefix", nargs="?", metavar="HASH-PREFIX")
+parser.add_argument(
+    "scales", nargs="*", type=float, default=[0.90, 0.95, 0.98, 1.00, 1.02]
+)
+parser.add_argument("--rungs", nargs="+", type=int, metavar="R")
+args = parser.parse_args()
+rungs = args.rungs
+structures = load_structures(args.store)
+if args.hash_prefix:  # any snapshot, by content hash
+    structures = [
+        a for a in structures if a.info[keys.CONTENT_HASH].startswith(args.hash_prefix)
+    ]
 else:
     structures = [a for a in structures if retried_scf(a)]
-scales = [float(x) for x in args[2:]] or [0.90, 0.95, 0.98, 1.00, 1.02]
+if not structures:
+    parser.error(f"no such labelled snapshot in {args.store}")
+scales = args.scales
 snapshot = structures[0]
 digest = snapshot.info[keys.FORCE_CONSTANTS_DIGEST]
 samplers = map(PhononSampler.from_file, DATA_DIR.glob("Ag3SBr_*_params.yaml"))
