@@ -55,6 +55,12 @@ sample_parts() {
     seed=$((seed + 1))
   done
 }
+# own_fc_sample OUT T N SEED: N normal-mode snapshots at T from the force
+# constants renormalised at T into OUT (unless OUT is there).
+own_fc_sample() {
+  [ -f "$1" ] || phonongnn sample "ase_phonongnn/data/Ag3SBr_${2}K_params.yaml" \
+    --method normal-mode -T "$2" -n "$3" --imaginary floor:0.5 --seed "$4" --out "$1"
+}
 out=runs/datasets
 mkdir -p "$out"
 workers="${WORKERS:-2}"
@@ -130,8 +136,7 @@ case "${1:?dataset name}" in
         continue
       fi
       f="$out/phonon-Ag3SBr-T$t-own.extxyz"
-      [ -f "$f" ] || phonongnn sample "$fc" --method normal-mode -T "$t" -n 250 \
-        --imaginary floor:0.5 --seed "$seed" --out "$f"
+      own_fc_sample "$f" "$t" 250 "$seed"
       inputs+=("$f")
       seed=$((seed + 1))
     done
@@ -143,8 +148,7 @@ case "${1:?dataset name}" in
     store=phonon-Ag3SBr
     options=(--calculator-option retry=false)
     f="$out/phonon-Ag3SBr-T600-own-more.extxyz"
-    [ -f "$f" ] || phonongnn sample ase_phonongnn/data/Ag3SBr_600K_params.yaml \
-      --method normal-mode -T 600 -n 100 --imaginary floor:0.5 --seed 310 --out "$f"
+    own_fc_sample "$f" 600 100 310
     inputs=("$f")
     ;;
   *) echo "unknown dataset $1" >&2; exit 2 ;;
