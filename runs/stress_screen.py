@@ -6,7 +6,7 @@ closely. For each such group this fits σh ≈ a + b·E + c·Eg by least
 squares and measures each label's residual in robust spreads (1.4826 times
 the median absolute deviation); labels more than ``--threshold`` spreads
 above it are flagged (the second SCF solution found so far always raises
-σh, by 1-4 GPa). They lie where the SCF has more than one solution
+σh, by 1–4 GPa). They lie where the SCF has more than one solution
 (``runs/scf_branch_check.py``); the screen only names them, it removes
 nothing. ``runs/train_default.py --summarise`` scores the committee on the
 test set with and without them.
