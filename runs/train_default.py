@@ -236,13 +236,13 @@ if args.summarise:
     def test_report(test: list) -> dict:
         """Return the members' and the committee's metrics on one test set."""
         committee = predict("default", test, properties=targets)
+        labels = {t: np.array([a.info[t] for a in test]) for t in targets}
         kept = np.array([a.info[keys.CONTENT_HASH] not in screened for a in test])
         return {
             "n": len(test),
             "members": {n: evaluate_model(m, test) for n, m in members.items()},
             "committee": {
-                t: regression_metrics([a.info[t] for a in test], committee[t])
-                for t in targets
+                t: regression_metrics(labels[t], committee[t]) for t in targets
             },
             # without the σh labels runs/stress_screen.py flags (another SCF
             # solution): what a smooth model can be held to; reported beside
@@ -250,9 +250,7 @@ if args.summarise:
             "committee_screened": {
                 "n": int(kept.sum()),
                 **{
-                    t: regression_metrics(
-                        np.array([a.info[t] for a in test])[kept], committee[t][kept]
-                    )
+                    t: regression_metrics(labels[t][kept], committee[t][kept])
                     for t in targets
                 },
             },
