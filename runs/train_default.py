@@ -78,6 +78,13 @@ parser.add_argument(
     "--readout", choices=READOUTS, default="mean", help="ours: intensive pooling"
 )
 parser.add_argument("--max-time", type=float, default=1200.0, help="s per model")
+parser.add_argument(
+    "--balance-by",
+    default=None,
+    help="atoms.info key whose groups are each scaled by their own spreads "
+    "in the loss (TrainConfig.balance_by), e.g. method",
+)
+parser.add_argument("--name", default="default-model", help="members are <name>-<seed>")
 parser.add_argument("--paper", nargs="*", default=[])
 parser.add_argument("--out", type=Path, default=DATA_DIR)
 args = parser.parse_args()
@@ -111,6 +118,7 @@ def fit(model_config: ModelConfig, seed: int, learning_rate: float) -> TrainResu
         patience=80,
         learning_rate=learning_rate,
         max_time=args.max_time,
+        balance_by=args.balance_by,
         progress=False,
     )
     start = time.perf_counter()
@@ -157,7 +165,7 @@ for seed in args.seeds:
         readout=args.readout,
     )
     result = fit(model_config, seed, 1e-3)
-    name = f"default-model-{seed}"
+    name = f"{args.name}-{seed}"
     save_model(
         result.model, args.out / f"{name}.safetensors", training=result.to_dict()
     )

@@ -45,6 +45,14 @@ class TrainConfig:
         Weights of the force and stress terms of the loss, used when the model
         is a potential and the training data have forces / stress (0 turns
         them off). Targets have weight 1 each.
+    balance_by
+        An ``atoms.info`` key (e.g. ``"method"``: phonon-informed
+        ``normal-mode`` or ``random`` snapshots) whose values group the
+        structures. Each group's target, force and stress errors are then
+        scaled by that group's own training spread instead of the pooled
+        one, so a group that varies little (phonon-informed snapshots next
+        to large random displacements) is fitted to its own resolution
+        rather than the wide group's. None (default) pools all structures.
     dtype
         ``"float32"`` or ``"float64"``.
     device
@@ -66,6 +74,7 @@ class TrainConfig:
     lr_decay_patience: int = 15
     force_weight: float = 1.0
     stress_weight: float = 1.0
+    balance_by: str | None = None
     dtype: Dtype = "float32"
     device: str = "cpu"
     max_time: float | None = None
@@ -97,6 +106,13 @@ class TrainConfig:
             )
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be float32 or float64 (got {self.dtype!r})")
+        if self.balance_by is not None and (
+            not isinstance(self.balance_by, str) or not self.balance_by
+        ):
+            raise ValueError(
+                "balance_by must be an atoms.info key or None "
+                f"(got {self.balance_by!r})"
+            )
         if self.max_time is not None:
             check_number(self.max_time, "max_time", positive=True)
         if not isinstance(self.device, str) or not (

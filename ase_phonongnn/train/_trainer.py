@@ -137,8 +137,10 @@ def train(
     Ag3SBr stores the scale is 2.6 times the components' fluctuation about
     their own means. Scaling by that fluctuation instead (a 7 times heavier
     stress term) was measured side by side on them and did not help
-    (README.rst, the embedded default). Adam; early stopping on the
-    validation loss; the best validation weights are kept.
+    (README.rst, the embedded default). With ``config.balance_by`` every
+    group of structures has its errors scaled by its own training spreads
+    instead. Adam; early stopping on the validation loss; the best
+    validation weights are kept.
 
     Parameters
     ----------
@@ -194,6 +196,12 @@ def train(
             dtype=dtype,
             progress=config.progress,
         )
+    n_groups = 1
+    if config.balance_by is not None:
+        groups = _loss_groups(structures, config.balance_by)
+        n_groups = max(groups) + 1
+        for graph, group in zip(graphs, groups, strict=True):
+            graph.loss_group = torch.tensor([group])
     sets = {name: [graphs[i] for i in getattr(split, name)] for name in SPLITS}
     _check_labels(sets["train"], model_config.targets)
 
@@ -202,7 +210,7 @@ def train(
         model = build_model(model_config, seed=config.seed, dtype=dtype)
         model.fit_normalisation(sets["train"])
         model.to(device)
-        loss_fn = _Loss(model, sets["train"], config)
+        loss_fn = _Loss(model, sets["train"], config, n_groups)
         history, best_epoch = _fit(model, loss_fn, sets, config)
     model.eval()
     predictions = {name: predict_graphs(model, sets[name]) for name in SPLITS}
@@ -238,42 +246,139 @@ def _check_labels(train_graphs: Sequence[Data], targets: Sequence[str]) -> None:
             )
 
 
+def _loss_groups(structures: Sequence[Atoms], key: str) -> list[int]:
+    """Return each structure's group number by its ``atoms.info[key]``."""
+    missing = [i for i, atoms in enumerate(structures) if key not in atoms.info]
+    if missing:
+        raise ValueError(
+            f"balance_by={key!r}: {len(missing)} structures have no such "
+            f"atoms.info entry (first: index {missing[0]}); choose a key every "
+            "structure has, such as 'method'"
+        )
+    values = [str(atoms.info[key]) for atoms in structures]
+    names = {name: k for k, name in enumerate(sorted(set(values)))}
+    return [names[value] for value in values]
+
+
 class _Loss:
-    """Scaled squared errors of targets, forces and stress."""
+    """Scaled squared errors of targets, forces and stress.
+
+    Scales are per loss group (one group, the pooled training set, unless
+    ``config.balance_by`` is set); a group with fewer than two finite values
+    of a quantity keeps the pooled scale for it.
+    """
 
     def __init__(
-        self, model: GraphModel, train_graphs: Sequence[Data], config: TrainConfig
+        self,
+        model: GraphModel,
+        train_graphs: Sequence[Data],
+        config: TrainConfig,
+        n_groups: int = 1,
     ) -> None:
         self.targets = model.targets
         forces = torch.cat([g.forces for g in train_graphs]).double()
         stress = torch.cat([g.stress for g in train_graphs]).double()
-        finite_forces = forces[torch.isfinite(forces).all(dim=1)]
-        finite_stress = stress[torch.isfinite(stress).all(dim=1)]
         self.use_forces = (
-            model.has_energy and config.force_weight > 0 and finite_forces.numel() > 0
+            model.has_energy
+            and config.force_weight > 0
+            and bool(torch.isfinite(forces).all(dim=1).any())
         )
         self.use_stress = (
-            model.has_energy and config.stress_weight > 0 and finite_stress.numel() > 0
+            model.has_energy
+            and config.stress_weight > 0
+            and bool(torch.isfinite(stress).all(dim=1).any())
         )
         self.force_weight = config.force_weight
         self.stress_weight = config.stress_weight
-        rms_force = float(finite_forces.pow(2).mean().sqrt()) if self.use_forces else 1
-        self.force_scale = rms_force if rms_force > 1e-12 else 1.0
-        self.stress_scale = spread(finite_stress.numpy()) if self.use_stress else 1.0
+        self.balanced = config.balance_by is not None
+        pooled = _Scales.of(train_graphs, model.label_scale.detach().cpu())
+        if not self.balanced:
+            groups = [pooled]
+        else:
+            members: dict[int, list[Data]] = {}
+            for graph in train_graphs:
+                members.setdefault(int(graph.loss_group), []).append(graph)
+            groups = [
+                _Scales.of(members.get(k, []), None).or_else(pooled)
+                for k in range(n_groups)
+            ]
+        device, dtype = model.label_scale.device, model.label_scale.dtype
+        self.target_scale = torch.stack([g.targets for g in groups]).to(device, dtype)
+        self.force_scale = torch.tensor([g.force for g in groups]).to(device, dtype)
+        self.stress_scale = torch.tensor([g.stress for g in groups]).to(device, dtype)
 
     def __call__(self, model: GraphModel, batch: Batch) -> Tensor:
         out = model(
             batch, compute_forces=self.use_forces, compute_stress=self.use_stress
         )
+        group = (
+            batch.loss_group
+            if self.balanced
+            else torch.zeros(batch.num_graphs, dtype=torch.long, device=batch.y.device)
+        )
         predicted = torch.stack([out[t] for t in self.targets], dim=1)
-        terms = [_masked_mse((predicted - batch.y) / model.label_scale, by_column=True)]
+        error = (predicted - batch.y) / self.target_scale[group]
+        terms = [_masked_mse(error, by_column=True)]
         if self.use_forces:
-            error = (out[keys.FORCES] - batch.forces) / self.force_scale
+            scale = self.force_scale[group[batch.batch]].unsqueeze(1)
+            error = (out[keys.FORCES] - batch.forces) / scale
             terms.append(self.force_weight * _masked_mse(error))
         if self.use_stress:
-            error = (out[keys.STRESS] - batch.stress) / self.stress_scale
+            error = (out[keys.STRESS] - batch.stress) / self.stress_scale[group, None]
             terms.append(self.stress_weight * _masked_mse(error))
         return torch.stack(terms).sum()
+
+
+@dataclass(frozen=True)
+class _Scales:
+    """Loss scales of one group: target spreads, rms force, stress spread.
+
+    NaN marks a quantity the group has fewer than two finite values of.
+    """
+
+    targets: Tensor
+    force: float
+    stress: float
+
+    @classmethod
+    def of(cls, graphs: Sequence[Data], target_scale: Tensor | None) -> _Scales:
+        """Return the scales of graphs; ``target_scale`` overrides the spreads."""
+        nan = float("nan")
+        if not graphs:
+            return cls(torch.full((0,), nan), nan, nan)
+        if target_scale is None:
+            labels = torch.cat([g.y for g in graphs]).double().numpy()
+            target_scale = torch.tensor(
+                [_spread_or_nan(column) for column in labels.T], dtype=torch.float64
+            )
+        forces = torch.cat([g.forces for g in graphs]).double()
+        forces = forces[torch.isfinite(forces).all(dim=1)]
+        stress = torch.cat([g.stress for g in graphs]).double()
+        stress = stress[torch.isfinite(stress).all(dim=1)]
+        rms_force = float(forces.pow(2).mean().sqrt()) if len(forces) > 1 else nan
+        return cls(
+            target_scale.double(),
+            1.0 if rms_force <= 1e-12 else rms_force,
+            _spread_or_nan(stress.numpy().ravel()) if len(stress) > 1 else nan,
+        )
+
+    def or_else(self, pooled: _Scales) -> _Scales:
+        """Return these scales with the NaN ones taken from ``pooled``."""
+        targets = (
+            pooled.targets
+            if self.targets.numel() == 0
+            else torch.where(torch.isnan(self.targets), pooled.targets, self.targets)
+        )
+        return _Scales(
+            targets,
+            pooled.force if math.isnan(self.force) else self.force,
+            pooled.stress if math.isnan(self.stress) else self.stress,
+        )
+
+
+def _spread_or_nan(values: np.ndarray) -> float:
+    """Return :func:`spread` of the finite values, NaN for fewer than two."""
+    return spread(values) if np.isfinite(values).sum() > 1 else float("nan")
 
 
 def _masked_mse(error: Tensor, by_column: bool = False) -> Tensor:

@@ -23,6 +23,7 @@ from ase_phonongnn.train import (
     Split,
     TrainConfig,
     evaluate_model,
+    labelled_graphs,
     learning_curve,
     load_structures,
     plot_learning_curve,
@@ -275,6 +276,49 @@ def test_bad_training_input_gives_clear_errors(cu_snapshots):
         TrainConfig.from_dict({"epochs": 3})
     with pytest.raises(ValueError, match="fractions must sum to 1"):
         TrainConfig(fractions=(0.7, 0.2, 0.2))
+    with pytest.raises(ValueError, match=r"'phase'.*6 structures have no such"):
+        train(cu_snapshots[:6], OURS, FAST.replace(balance_by="phase"))
+
+
+def test_balanced_loss_scales_each_group_by_its_own_spread(cu_snapshots):
+    from torch_geometric.data import Batch
+
+    from ase_phonongnn.train._trainer import _Loss
+
+    # 100 K and 900 K snapshots: the hot group spreads ~3 times wider
+    structures = cu_snapshots[:12] + cu_snapshots[36:]
+    config = FAST.replace(max_epochs=1, dtype="float64", balance_by="temperature")
+    graphs = labelled_graphs(
+        structures, OURS.targets, cutoff=OURS.cutoff, dtype=torch.float64
+    )
+    split = Split(tuple(range(4, 24)), (0, 1, 2, 3), ())
+    result = train(structures, OURS, config, split=split, graphs=graphs)
+    assert [int(g.loss_group) for g in graphs] == [0] * 12 + [1] * 12
+    loss = _Loss(result.model, [graphs[i] for i in split.train], config, 2)
+    for group, rows in enumerate((range(4, 12), range(12, 24))):
+        members = [structures[i] for i in rows]
+        energy = [a.info[keys.ENERGY_PER_ATOM] for a in members]
+        forces = np.concatenate([a.arrays[keys.FORCES] for a in members])
+        stress = np.array([a.info[keys.STRESS] for a in members])
+        assert float(loss.target_scale[group, 0]) == pytest.approx(np.std(energy))
+        assert float(loss.force_scale[group]) == pytest.approx(
+            np.sqrt(np.mean(forces**2))
+        )
+        assert float(loss.stress_scale[group]) == pytest.approx(np.std(stress))
+    assert loss.force_scale[1] > 2 * loss.force_scale[0]
+    # the loss of a batch is each structure's errors over its group's scales
+    batch = Batch.from_data_list([graphs[i] for i in (4, 20)])
+    model = result.model
+    out = model(batch, compute_forces=True, compute_stress=True)
+    group = torch.tensor([0, 1])
+    energy = (out[keys.ENERGY_PER_ATOM] - batch.y[:, 0]) / loss.target_scale[group, 0]
+    per_atom = group[batch.batch].unsqueeze(1)
+    forces = (out[keys.FORCES] - batch.forces) / loss.force_scale[per_atom]
+    stress = (out[keys.STRESS] - batch.stress) / loss.stress_scale[group, None]
+    expected = energy.pow(2).mean() + forces.pow(2).mean() + stress.pow(2).mean()
+    assert float(loss(model, batch).detach()) == pytest.approx(
+        float(expected.detach()), rel=1e-10
+    )
 
 
 def test_learning_curve_and_plots(cu_snapshots, tmp_path, trained):
