@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ase_phonongnn._version import __version__
+from ase_phonongnn.model import ModelConfig
+from ase_phonongnn.train import TrainConfig
 
 #: The fields that identify a record of each section.
 RECORD_KEYS = {
@@ -182,10 +185,38 @@ def _check_setup(path: Path, old: Mapping[str, Any], new: Mapping[str, Any]) -> 
     differ += [
         f"models.{m}"
         for m in sorted(set(old_models) & set(new_models))
-        if old_models[m] != new_models[m]
+        if _with_defaults(old_models[m]) != _with_defaults(new_models[m])
     ]
     if differ:
         raise ValueError(
             f"{path} holds results made with other settings or data (differ: "
             f"{', '.join(differ)}); pass --fresh to start over, or another --out"
         )
+
+
+def _with_defaults(model: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a model's setup with every config setting it lacks at its default.
+
+    A setting added to :class:`ModelConfig` or :class:`TrainConfig` after a
+    results file was written is absent from it; at its default it changes
+    nothing, so the file can still be resumed.
+    """
+    defaults = {
+        "model_config": _field_defaults(ModelConfig),
+        "train_config": _field_defaults(TrainConfig),
+    }
+    return {
+        key: {**defaults[key], **value}
+        if key in defaults and isinstance(value, Mapping)
+        else value
+        for key, value in model.items()
+    }
+
+
+def _field_defaults(cls: type) -> dict[str, Any]:
+    """Return the plain (non-factory) defaults of a dataclass, as JSON holds them."""
+    return {
+        f.name: list(f.default) if isinstance(f.default, tuple) else f.default
+        for f in dataclasses.fields(cls)
+        if f.default is not dataclasses.MISSING
+    }

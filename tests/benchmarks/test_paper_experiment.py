@@ -235,3 +235,22 @@ def test_results_shared_by_two_writers_keep_both_records(script, tmp_path):
     assert (
         ResultsFile(path, {**setup, "target": "vbm"}, fresh=True).data["curves"] == []
     )
+
+
+def test_results_resume_across_a_setting_added_at_its_default(script, tmp_path):
+    from _paper_experiment.results import ResultsFile
+
+    from ase_phonongnn.train import TrainConfig
+
+    train_config = {"max_epochs": 200, "learning_rate": 1e-3}
+    path = tmp_path / "results.json"
+    ResultsFile(path, {"models": {"ours": {"train_config": train_config}}})
+    assert TrainConfig().balance_by is None  # a setting the file predates
+    for balance_by, resumes in ((None, True), ("method", False)):
+        later = {**train_config, "balance_by": balance_by}
+        setup = {"models": {"ours": {"train_config": later}}}
+        if resumes:
+            ResultsFile(path, setup)
+        else:
+            with pytest.raises(ValueError, match=r"differ: models\.ours"):
+                ResultsFile(path, setup)
