@@ -158,6 +158,8 @@ def train(
         The labelled graphs of ``structures`` if already built (as
         :func:`~ase_phonongnn.train.labelled_graphs` makes them, with the
         model's cutoff, targets and dtype); saves rebuilding them in sweeps.
+        With ``config.balance_by`` each gets its group number as
+        ``loss_group``.
 
     Returns
     -------
