@@ -266,8 +266,9 @@ class _Loss:
     """Scaled squared errors of targets, forces and stress.
 
     Scales are per loss group (one group, the pooled training set, unless
-    ``config.balance_by`` is set); a group with fewer than two finite values
-    of a quantity keeps the pooled scale for it.
+    ``config.balance_by`` is set); a group with too few values to measure a
+    scale (two labels of a target, one structure's forces or stress) keeps
+    the pooled one.
     """
 
     def __init__(
@@ -335,7 +336,8 @@ class _Loss:
 class _Scales:
     """Loss scales of one group: target spreads, rms force, stress spread.
 
-    NaN marks a quantity the group has fewer than two finite values of.
+    NaN marks a target the group has fewer than two finite labels of, or
+    forces or stress it has none of.
     """
 
     targets: Tensor
@@ -357,11 +359,11 @@ class _Scales:
         forces = forces[torch.isfinite(forces).all(dim=1)]
         stress = torch.cat([g.stress for g in graphs]).double()
         stress = stress[torch.isfinite(stress).all(dim=1)]
-        rms_force = float(forces.pow(2).mean().sqrt()) if len(forces) > 1 else nan
+        rms_force = float(forces.pow(2).mean().sqrt()) if len(forces) else nan
         return cls(
             target_scale.double(),
             1.0 if rms_force <= 1e-12 else rms_force,
-            _spread_or_nan(stress.numpy().ravel()) if len(stress) > 1 else nan,
+            spread(stress.numpy()) if len(stress) else nan,
         )
 
     def or_else(self, pooled: _Scales) -> _Scales:
