@@ -279,30 +279,28 @@ class _Loss:
         n_groups: int = 1,
     ) -> None:
         self.targets = model.targets
-        forces = torch.cat([g.forces for g in train_graphs]).double()
-        stress = torch.cat([g.stress for g in train_graphs]).double()
+        pooled = _Scales.of(train_graphs, model.label_scale.detach().cpu())
+        # NaN: no training structure has all force (stress) components
         self.use_forces = (
             model.has_energy
             and config.force_weight > 0
-            and bool(torch.isfinite(forces).all(dim=1).any())
+            and not math.isnan(pooled.force)
         )
         self.use_stress = (
             model.has_energy
             and config.stress_weight > 0
-            and bool(torch.isfinite(stress).all(dim=1).any())
+            and not math.isnan(pooled.stress)
         )
         self.force_weight = config.force_weight
         self.stress_weight = config.stress_weight
         self.balanced = config.balance_by is not None
-        pooled = _Scales.of(train_graphs, model.label_scale.detach().cpu())
-        if not self.balanced:
-            groups = [pooled]
-        else:
+        groups = [pooled]
+        if self.balanced:
             members: dict[int, list[Data]] = {}
             for graph in train_graphs:
                 members.setdefault(int(graph.loss_group), []).append(graph)
             groups = [
-                _Scales.of(members.get(k, []), None).or_else(pooled)
+                _Scales.of(members[k], None).or_else(pooled) if k in members else pooled
                 for k in range(n_groups)
             ]
         device, dtype = model.label_scale.device, model.label_scale.dtype
@@ -348,8 +346,6 @@ class _Scales:
     def of(cls, graphs: Sequence[Data], target_scale: Tensor | None) -> _Scales:
         """Return the scales of graphs; ``target_scale`` overrides the spreads."""
         nan = float("nan")
-        if not graphs:
-            return cls(torch.full((0,), nan), nan, nan)
         if target_scale is None:
             labels = torch.cat([g.y for g in graphs]).double().numpy()
             target_scale = torch.tensor(
@@ -368,13 +364,8 @@ class _Scales:
 
     def or_else(self, pooled: _Scales) -> _Scales:
         """Return these scales with the NaN ones taken from ``pooled``."""
-        targets = (
-            pooled.targets
-            if self.targets.numel() == 0
-            else torch.where(torch.isnan(self.targets), pooled.targets, self.targets)
-        )
         return _Scales(
-            targets,
+            torch.where(torch.isnan(self.targets), pooled.targets, self.targets),
             pooled.force if math.isnan(self.force) else self.force,
             pooled.stress if math.isnan(self.stress) else self.stress,
         )
