@@ -24,7 +24,7 @@ is far worse a start than Ag3SBr's renormalised one, so it runs stages 2 and
 shipped at another temperature (the nearest fixed point is the best start).
 Above 400 K a third of GFN2-xTB's SCFs fail even on the whole retry ladder
 (about ten minutes each), and the ladder's rescued labels lie on another SCF
-solution (README.rst, runs/scf_branch_check.py): runs above 300 K try only
+solution (docs/ag3sbr-findings.rst, runs/scf_branch_check.py): runs above 300 K try only
 its first rung, and a failed snapshot is left out of the fit. At 300 K and
 below the script keeps the ladder, with which the shipped 300 K force
 constants were fitted, so that it reproduces them:

@@ -2,7 +2,7 @@
 
 By default on both stores (phonon-informed and random): a member trained on
 both scored better on the phonon-informed test set than one trained on the
-phonon-informed store alone (README.rst), and far better on random
+phonon-informed store alone (docs/ag3sbr-findings.rst), and far better on random
 snapshots.
 
     python runs/train_default.py --seeds 0 --readout attention &   # members,

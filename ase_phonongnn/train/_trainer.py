@@ -137,7 +137,7 @@ def train(
     Ag3SBr stores the scale is 2.6 times the components' fluctuation about
     their own means. Scaling by that fluctuation instead (a 7 times heavier
     stress term) was measured side by side on them and did not help
-    (README.rst, the embedded default). With ``config.balance_by`` every
+    (docs/ag3sbr-findings.rst). With ``config.balance_by`` every
     group of structures has its errors scaled by its own training spreads
     instead. Adam; early stopping on the validation loss; the best
     validation weights are kept.
