@@ -8,11 +8,19 @@ accuracy, hot electrons, other starting guesses, and a hot SCF (CEH or EEQ
 guess) whose density restarts the 300 K one.
 
     python runs/scf_convergence_check.py runs/Ag3SI_300K_start_params.yaml 300 3
+
+``--iodine K --first-rung`` checks Br-rich solid solutions instead: K of the
+Br sites of each Ag3SBr snapshot (seeded) become I and the cell is scaled to
+the Vegard lattice parameter of Ag3SBr_x I_(1-x), on the ladder's first rung
+only:
+
+    python runs/scf_convergence_check.py \
+        ase_phonongnn/data/Ag3SBr_300K_params.yaml 100 3 --iodine 1 2 4 --first-rung
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 
 import numpy as np
@@ -21,6 +29,7 @@ from ase.units import Bohr, Hartree, kB
 from tblite.interface import Calculator
 
 from ase_phonongnn.sample import PhononSampler
+from ase_phonongnn.structures import LATTICE_PARAMETERS, vegard_lattice_parameter
 
 SETTINGS: list[dict[str, float]] = [
     {"mixer-damping": 0.4, "max-iter": 250},  # the ladder's first rung
@@ -72,27 +81,67 @@ def check(atoms: Atoms, settings: dict[str, float]) -> tuple[bool, float, float]
     return True, time.perf_counter() - start, float(energies[n] - energies[n - 1])
 
 
+def with_iodine(atoms: Atoms, n_iodine: int, rng: np.random.Generator) -> Atoms:
+    """Return Ag3SBr ``atoms`` with ``n_iodine`` Br sites made I, at the Vegard cell."""
+    atoms = atoms.copy()
+    bromine = np.flatnonzero(atoms.numbers == 35)
+    numbers = atoms.numbers.copy()
+    numbers[rng.choice(bromine, n_iodine, replace=False)] = 53
+    atoms.numbers = numbers
+    x = 1.0 - n_iodine / bromine.size
+    scale = vegard_lattice_parameter(x) / LATTICE_PARAMETERS["Br"]
+    atoms.set_cell(atoms.cell.array * scale, scale_atoms=True)
+    return atoms
+
+
 def main() -> None:
     """Print one line per snapshot and SCF setting."""
-    source, temperature = sys.argv[1], float(sys.argv[2])
-    n_snapshots = int(sys.argv[3]) if len(sys.argv) > 3 else 2
-    sampler = PhononSampler.from_file(source)
-    drawn = sampler.sample(
-        temperature, n_snapshots, method="normal-mode", imaginary="floor:0.5", seed=5
+    parser = argparse.ArgumentParser()
+    parser.add_argument("source", help="phonopy_params.yaml")
+    parser.add_argument("temperature", type=float, help="K")
+    parser.add_argument("n_snapshots", type=int, nargs="?", default=2)
+    parser.add_argument(
+        "--iodine", type=int, nargs="+", default=[], help="I atoms per snapshot"
     )
+    parser.add_argument(
+        "--first-rung", action="store_true", help="only the first SCF setting"
+    )
+    args = parser.parse_args()
+    settings_tried = SETTINGS[:1] if args.first_rung else SETTINGS
+    sampler = PhononSampler.from_file(args.source)
+    drawn = sampler.sample(
+        args.temperature,
+        args.n_snapshots,
+        method="normal-mode",
+        imaginary="floor:0.5",
+        seed=5,
+    )
+    if args.iodine:
+        rng = np.random.default_rng(7)
+        for n_iodine in args.iodine:
+            for index, atoms in enumerate(drawn, start=1):
+                substituted = with_iodine(atoms, n_iodine, rng)
+                for settings in settings_tried:
+                    report(f"{n_iodine} I, snapshot {index}", substituted, settings)
+        return
     snapshots = [sampler.supercell, *drawn]
     for index, atoms in enumerate(snapshots):
         name = "undisplaced" if index == 0 else f"snapshot {index}"
-        for settings in SETTINGS:
-            converged, seconds, gap = check(atoms, settings)
-            print(
-                f"{name:12s} {settings!s:55s} "
-                f"{'converged' if converged else 'FAILED':9s} {seconds:6.1f} s  "
-                f"gap {gap:.2f} eV",
-                flush=True,
-            )
+        for settings in settings_tried:
+            report(name, atoms, settings)
             if index == 0:
                 break
+
+
+def report(name: str, atoms: Atoms, settings: dict[str, float]) -> None:
+    """Run one single point and print whether it converged."""
+    converged, seconds, gap = check(atoms, settings)
+    print(
+        f"{name:18s} {settings!s:55s} "
+        f"{'converged' if converged else 'FAILED':9s} {seconds:6.1f} s  "
+        f"gap {gap:.2f} eV",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
