@@ -7,7 +7,8 @@
 #   bash runs/independent_check.sh          (N=20 per temperature)
 #   N=40 bash runs/independent_check.sh     (more: the store resumes)
 # Writes runs/independent-check/: the samples, the labelled store and
-# metrics.json (phonongnn evaluate --json of the whole store and of each
+# metrics.json (MAE, RMSE, R² and n from ase_phonongnn.predict.evaluate, as
+# phonongnn evaluate prints them, on the whole store and on each
 # temperature). Re-running resumes: sampling is seeded, labelling skips what
 # the store has.
 set -euo pipefail
