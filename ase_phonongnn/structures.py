@@ -11,6 +11,9 @@ from typing import Final
 import numpy as np
 from ase import Atoms
 
+#: Atomic numbers of the halogen sites.
+BROMINE: Final = 35
+IODINE: Final = 53
 #: Cubic lattice parameters in Å (PAPER.md).
 LATTICE_PARAMETERS: Final = {"Br": 4.793, "I": 4.869}
 
@@ -83,14 +86,56 @@ def solid_solution(
         The supercell at the Vegard lattice parameter, with
         ``info["bromine_fraction"]`` set to the realised fraction.
     """
+    vegard_lattice_parameter(bromine_fraction)  # checks the range
+    atoms = antiperovskite("Br").repeat(repeat)
+    n_halogen = int(np.count_nonzero(atoms.numbers == BROMINE))
+    return substitute_iodine(
+        atoms, n_halogen - round(bromine_fraction * n_halogen), rng
+    )
+
+
+def substitute_iodine(
+    atoms: Atoms, n_iodine: int, rng: np.random.Generator | None = None
+) -> Atoms:
+    """Return a copy of an Ag3SBr_x I_(1-x) structure with more Br sites made I.
+
+    The sites are drawn at random among the Br sites; the cell is scaled from
+    the Vegard lattice parameter of the old composition to that of the new
+    one, keeping the fractional coordinates, so a displaced (thermal)
+    structure keeps its displacement pattern.
+
+    Parameters
+    ----------
+    atoms
+        Structure of the family (halogen sites Br or I), e.g. an Ag3SBr
+        snapshot.
+    n_iodine
+        Number of Br sites to make I, at most the number of Br sites.
+    rng
+        Random generator that draws the sites (default: a fresh one).
+
+    Returns
+    -------
+    Atoms
+        The new structure, with ``info["bromine_fraction"]`` set.
+    """
+    bromine = np.flatnonzero(atoms.numbers == BROMINE)
+    n_halogen = bromine.size + int(np.count_nonzero(atoms.numbers == IODINE))
+    if n_halogen == 0:
+        raise ValueError("atoms has no halogen (Br or I) sites")
+    if not 0 <= n_iodine <= bromine.size:
+        raise ValueError(
+            f"n_iodine must be in [0, {bromine.size}], the Br sites of atoms "
+            f"(got {n_iodine})"
+        )
     rng = np.random.default_rng() if rng is None else rng
-    a = vegard_lattice_parameter(bromine_fraction)
-    atoms = antiperovskite("Br", a).repeat(repeat)
-    sites = np.flatnonzero(atoms.numbers == 35)
-    n_br = round(bromine_fraction * sites.size)
-    iodine = rng.permutation(sites)[n_br:]
-    numbers = atoms.numbers.copy()
-    numbers[iodine] = 53
-    atoms.numbers = numbers
-    atoms.info["bromine_fraction"] = n_br / sites.size
-    return atoms
+    new = atoms.copy()
+    numbers = new.numbers.copy()
+    numbers[rng.permutation(bromine)[:n_iodine]] = IODINE
+    new.numbers = numbers
+    old_x = bromine.size / n_halogen
+    new_x = (bromine.size - n_iodine) / n_halogen
+    scale = vegard_lattice_parameter(new_x) / vegard_lattice_parameter(old_x)
+    new.set_cell(new.cell.array * scale, scale_atoms=True)
+    new.info["bromine_fraction"] = new_x
+    return new

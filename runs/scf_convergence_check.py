@@ -29,7 +29,7 @@ from ase.units import Bohr, Hartree, kB
 from tblite.interface import Calculator
 
 from ase_phonongnn.sample import PhononSampler
-from ase_phonongnn.structures import LATTICE_PARAMETERS, vegard_lattice_parameter
+from ase_phonongnn.structures import substitute_iodine
 
 SETTINGS: list[dict[str, float]] = [
     {"mixer-damping": 0.4, "max-iter": 250},  # the ladder's first rung
@@ -81,19 +81,6 @@ def check(atoms: Atoms, settings: dict[str, float]) -> tuple[bool, float, float]
     return True, time.perf_counter() - start, float(energies[n] - energies[n - 1])
 
 
-def with_iodine(atoms: Atoms, n_iodine: int, rng: np.random.Generator) -> Atoms:
-    """Return Ag3SBr ``atoms`` with ``n_iodine`` Br sites made I, at the Vegard cell."""
-    atoms = atoms.copy()
-    bromine = np.flatnonzero(atoms.numbers == 35)
-    numbers = atoms.numbers.copy()
-    numbers[rng.choice(bromine, n_iodine, replace=False)] = 53
-    atoms.numbers = numbers
-    x = 1.0 - n_iodine / bromine.size
-    scale = vegard_lattice_parameter(x) / LATTICE_PARAMETERS["Br"]
-    atoms.set_cell(atoms.cell.array * scale, scale_atoms=True)
-    return atoms
-
-
 def main() -> None:
     """Print one line per snapshot and SCF setting."""
     parser = argparse.ArgumentParser()
@@ -120,7 +107,7 @@ def main() -> None:
         rng = np.random.default_rng(7)
         for n_iodine in args.iodine:
             for index, atoms in enumerate(drawn, start=1):
-                substituted = with_iodine(atoms, n_iodine, rng)
+                substituted = substitute_iodine(atoms, n_iodine, rng)
                 for settings in settings_tried:
                     report(f"{n_iodine} I, snapshot {index}", substituted, settings)
         return
