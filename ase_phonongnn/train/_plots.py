@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ase_phonongnn import keys
 from ase_phonongnn.train._metrics import regression_metrics
@@ -56,7 +57,7 @@ def plot_parity(
     pairs = result.predictions[split] if isinstance(result, TrainResult) else result
     if not pairs:
         raise ValueError("nothing to plot: no targets")
-    figure = Figure(figsize=(4.0 * len(pairs), 4.0), layout="constrained")
+    figure = Figure(figsize=(4.4 * len(pairs), 4.2), layout="constrained")
     axes = figure.subplots(1, len(pairs), squeeze=False)[0]
     for axis, (target, (true, predicted)) in zip(axes, pairs.items(), strict=True):
         true, predicted = np.asarray(true), np.asarray(predicted)
@@ -70,8 +71,12 @@ def plot_parity(
         unit = keys.UNITS.get(target, "")
         axis.set_title(
             f"{_LABELS.get(target, target)} ({split})\n"
-            f"MAE {m['mae']:.3g} {unit}, R² {m['r2']:.3f}, n = {m['n']}"
+            f"MAE {m['mae']:.3g} {unit}, R² {m['r2']:.3f}, n = {m['n']}",
+            fontsize=10,
         )
+        # few ticks: labels such as -104.85 eV/atom are wide
+        axis.xaxis.set_major_locator(MaxNLocator(4))
+        axis.yaxis.set_major_locator(MaxNLocator(5))
         axis.set_xlabel(f"label ({unit})")
         axis.set_ylabel(f"prediction ({unit})")
         axis.set_aspect("equal", adjustable="datalim")

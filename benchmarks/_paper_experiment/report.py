@@ -144,16 +144,23 @@ def table_lines(records: Sequence[Mapping[str, Any]]) -> list[str]:
     """Return the Table-1 analog: MAE, RMSE, R² per target, model and split."""
     lines = [
         "Table 1 analog (one model per target; test: the fixed held-out sets)",
-        f"  {'target':<19}{'model':<9}{'split':<11}{'n':>6}{'MAE':>11}{'RMSE':>11}"
+        f"  {'target':<19}{'model':<9}{'split':<12}{'n':>5}{'MAE':>11}{'RMSE':>11}"
         f"{'R²':>8}",
     ]
-    for record in records:
+    # targets in their usual order, models in the order they were run
+    order = {target: k for k, target in enumerate(keys.TARGETS)}
+    for record in sorted(records, key=lambda r: order.get(r["target"], len(order))):
         unit = keys.UNITS.get(record["target"], "")
-        for split in ("train", "validation", "test"):
+        # the combined test set, then each kind's part of it where recorded
+        splits = ["train", "validation", "test"]
+        splits += [
+            f"test_{kind}" for kind in KINDS if f"test_{kind}" in record["metrics"]
+        ]
+        for split in splits:
             m = _floats(record["metrics"][split])
             lines.append(
-                f"  {record['target']:<19}{record['model']:<9}{split:<11}"
-                f"{int(m['n']):>6}{m['mae']:>11.4g}{m['rmse']:>11.4g}{m['r2']:>8.3f}"
+                f"  {record['target']:<19}{record['model']:<9}{split:<12}"
+                f"{int(m['n']):>5}{m['mae']:>11.4g}{m['rmse']:>11.4g}{m['r2']:>8.3f}"
                 + (f"  {unit}" if split == "train" else "")
             )
     return lines
