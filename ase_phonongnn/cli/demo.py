@@ -3,7 +3,8 @@
 Samples cubic Ag3SBr (2×2×2, 40 atoms) at 0–600 K with correlated
 normal-mode displacements, each temperature from the shipped GFN2-xTB force
 constants renormalised at the nearest temperature (the harmonic ones if none
-ship), as the shipped training data were; predicts every snapshot with the
+ship; the shipped training data took 100–400 K from the 300 K ones and
+500–600 K from their own); predicts every snapshot with the
 shipped pretrained committee, and prints the thermal averages ⟨Eg⟩, ⟨VBM⟩,
 ⟨σh⟩ and ⟨E⟩ per atom against T with their standard errors; writes the plot
 and the numbers (JSON) to ``--out``.
