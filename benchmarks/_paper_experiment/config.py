@@ -15,6 +15,8 @@ from ase_phonongnn.train import TrainConfig
 
 #: The two kinds of training data compared by the paper.
 KINDS: Final = ("phonon", "random")
+#: Position of each target in tables and figures: the usual order.
+TARGET_ORDER: Final = {target: k for k, target in enumerate(keys.TARGETS)}
 #: The test sets every learning-curve model is scored on.
 TEST_KINDS: Final = (*KINDS, "combined")
 

@@ -13,11 +13,9 @@ from matplotlib.figure import Figure
 from ase_phonongnn import keys
 from ase_phonongnn.train import plot_parity
 
-from .config import KINDS, TEST_KINDS
+from .config import KINDS, TARGET_ORDER, TEST_KINDS
 from .report import curve_stats
 
-#: Table-1 panels in the usual order of the targets.
-_TARGET_ORDER = {target: k for k, target in enumerate(keys.TARGETS)}
 _COLOURS = {"phonon": "tab:blue", "random": "tab:orange"}
 _STYLES = ("-", "--", ":", "-.")
 _MARKERS = ("o", "s", "^", "D")
@@ -94,7 +92,7 @@ def plot_table_parity(
             np.array(r["test_predictions"]["labels"], dtype=float),
             np.array(r["test_predictions"]["predictions"], dtype=float),
         )
-        for r in sorted(records, key=lambda r: _TARGET_ORDER.get(r["target"], 99))
+        for r in sorted(records, key=lambda r: TARGET_ORDER[r["target"]])
         if r["model"] == model
     }
     if not pairs:

@@ -9,7 +9,7 @@ from typing import Any
 from ase_phonongnn import keys
 from ase_phonongnn.train import LearningCurve
 
-from .config import KINDS, TEST_KINDS
+from .config import KINDS, TARGET_ORDER, TEST_KINDS
 
 Stats = dict[int, tuple[float, float]]
 
@@ -148,8 +148,7 @@ def table_lines(records: Sequence[Mapping[str, Any]]) -> list[str]:
         f"{'R²':>8}",
     ]
     # targets in their usual order, models in the order they were run
-    order = {target: k for k, target in enumerate(keys.TARGETS)}
-    for record in sorted(records, key=lambda r: order.get(r["target"], len(order))):
+    for record in sorted(records, key=lambda r: TARGET_ORDER[r["target"]]):
         unit = keys.UNITS.get(record["target"], "")
         # the combined test set, then each kind's part of it where recorded
         splits = ["train", "validation", "test"]
