@@ -14,15 +14,7 @@
 # Re-running resumes: sampling is seeded, labelling skips what the store has.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# interleave OUT PART...: frame i of every part in turn, so that a partly
-# labelled store covers every amplitude or temperature.
-interleave() {
-  [ -f "$1" ] || python -c "
-import sys, ase.io
-parts = [ase.io.read(p, ':') for p in sys.argv[2:]]
-ase.io.write(sys.argv[1], [a for group in zip(*parts) for a in group])
-" "$@"
-}
+source runs/_interleave.sh
 # subset OUT IN KEY MAX: the frames of IN whose info[KEY] <= MAX, in order.
 subset() {
   [ -f "$1" ] || python -c "

@@ -28,13 +28,9 @@ for t in 100 200 300 400 500 600; do
   parts+=("$f")
   seed=$((seed + 1))
 done
-# frame i of every temperature in turn: a partly labelled store covers them all
+source runs/_interleave.sh
 f="$out/all-n$n.extxyz"
-[ -f "$f" ] || python -c "
-import sys, ase.io
-parts = [ase.io.read(p, ':') for p in sys.argv[2:]]
-ase.io.write(sys.argv[1], [a for group in zip(*parts) for a in group])
-" "$f" "${parts[@]}"
+interleave "$f" "${parts[@]}"
 phonongnn label "$f" --out "$store" --calculator gfn2-xtb \
   --calculator-option retry=false --workers "${WORKERS:-1}"
 python - "$store" "$out/metrics.json" <<'EOF'
