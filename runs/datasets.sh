@@ -10,6 +10,7 @@
 #   bash runs/datasets.sh phonon-Ag3SBr-hot-more   (100 more at 600 K)
 #   bash runs/datasets.sh phonon-Ag3SBr-more   (60 more per T at 100-400 K, same store)
 #   bash runs/datasets.sh random-Ag3SBr-more2  (35 more per amplitude up to 0.35 Å)
+#   bash runs/datasets.sh phonon-Ag3SBr-400-own  (400 K from its own renormalised FC)
 #   FIRST_RUNG=1 bash runs/datasets.sh ...     (any set on the first SCF rung only)
 # Re-running resumes: sampling is seeded, labelling skips what the store has.
 set -euo pipefail
@@ -141,6 +142,17 @@ case "${1:?dataset name}" in
     options=(--calculator-option retry=false)
     f="$out/phonon-Ag3SBr-T600-own-more.extxyz"
     own_fc_sample "$f" 600 100 310
+    inputs=("$f")
+    ;;
+  phonon-Ag3SBr-400-own)
+    # 240 at 400 K from the 400 K force constants (new seed), first SCF rung
+    # only: the shipped committee errs most at 400 K (runs/independent-check),
+    # whose snapshots so far all come from the 300 K force constants, and the
+    # demo samples 400 K from its own.
+    store=phonon-Ag3SBr
+    options=(--calculator-option retry=false)
+    f="$out/phonon-Ag3SBr-T400-own.extxyz"
+    own_fc_sample "$f" 400 240 320
     inputs=("$f")
     ;;
   *) echo "unknown dataset $1" >&2; exit 2 ;;
