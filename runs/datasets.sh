@@ -11,6 +11,7 @@
 #   bash runs/datasets.sh phonon-Ag3SBr-more   (60 more per T at 100-400 K, same store)
 #   bash runs/datasets.sh random-Ag3SBr-more2  (35 more per amplitude up to 0.35 Å)
 #   bash runs/datasets.sh phonon-Ag3SBr-400-own  (400 K from its own renormalised FC)
+#   bash runs/datasets.sh phonon-Ag3SBr-300-more  (150 more at 300 K)
 #   FIRST_RUNG=1 bash runs/datasets.sh ...     (any set on the first SCF rung only)
 # Re-running resumes: sampling is seeded, labelling skips what the store has.
 set -euo pipefail
@@ -154,6 +155,15 @@ case "${1:?dataset name}" in
     f="$out/phonon-Ag3SBr-T400-own.extxyz"
     own_fc_sample "$f" 400 240 320
     inputs=("$f")
+    ;;
+  phonon-Ag3SBr-300-more)
+    # 150 more at 300 K from the 300 K force constants (new seed), first SCF
+    # rung only: after 400 K the temperature with the largest band-gap errors
+    # on the independent snapshots.
+    store=phonon-Ag3SBr
+    options=(--calculator-option retry=false)
+    sample_parts phonon "$out/phonon-Ag3SBr-300-more" 150 330 300
+    inputs=("${parts[@]}")
     ;;
   *) echo "unknown dataset $1" >&2; exit 2 ;;
 esac
