@@ -1,4 +1,4 @@
-"""Train the shipped default committee on the labelled Ag3SBr stores.
+r"""Train the shipped default committee on the labelled Ag3SBr stores.
 
 By default on both stores (phonon-informed and random): a member trained on
 both scored better on the phonon-informed test set than one trained on the
@@ -7,6 +7,8 @@ snapshots.
 
     python runs/train_default.py --seeds 0 --readout attention &   # members,
     python runs/train_default.py --seeds 1 --readout attention &   # in parallel
+    python runs/train_default.py --seeds 0 --readout attention \\
+        --equivariant --name default-model-painn --max-time 6300  # PaiNN member
     python runs/train_default.py --seeds 2 --paper paper-1
     python runs/train_default.py --summarise
 
