@@ -12,6 +12,7 @@
 #   bash runs/datasets.sh random-Ag3SBr-more2  (35 more per amplitude up to 0.35 Å)
 #   bash runs/datasets.sh phonon-Ag3SBr-400-own  (400 K from its own renormalised FC)
 #   bash runs/datasets.sh phonon-Ag3SBr-300-more  (150 more at 300 K)
+#   bash runs/datasets.sh phonon-Ag3SBr-500-more  (150 more at 500 K, own FC)
 #   FIRST_RUNG=1 bash runs/datasets.sh ...     (any set on the first SCF rung only)
 # Re-running resumes: sampling is seeded, labelling skips what the store has.
 set -euo pipefail
@@ -54,6 +55,15 @@ sample_parts() {
 own_fc_sample() {
   [ -f "$1" ] || phonongnn sample "ase_phonongnn/data/Ag3SBr_${2}K_params.yaml" \
     --method normal-mode -T "$2" -n "$3" --imaginary floor:0.5 --seed "$4" --out "$1"
+}
+# more_phonon NAME T N SEED: N more snapshots at T from the force constants
+# renormalised at T into $out/NAME, labelled into the phonon-Ag3SBr store on
+# the first SCF rung only.
+more_phonon() {
+  store=phonon-Ag3SBr
+  options=(--calculator-option retry=false)
+  own_fc_sample "$out/$1" "$2" "$3" "$4"
+  inputs=("$out/$1")
 }
 out=runs/datasets
 mkdir -p "$out"
@@ -139,22 +149,14 @@ case "${1:?dataset name}" in
     # 100 more at 600 K from the 600 K force constants (new seed), first SCF
     # rung only: the SCF failed on 41 % of the first 250 there, and the
     # learning curves need 1,314 phonon-informed snapshots.
-    store=phonon-Ag3SBr
-    options=(--calculator-option retry=false)
-    f="$out/phonon-Ag3SBr-T600-own-more.extxyz"
-    own_fc_sample "$f" 600 100 310
-    inputs=("$f")
+    more_phonon phonon-Ag3SBr-T600-own-more.extxyz 600 100 310
     ;;
   phonon-Ag3SBr-400-own)
     # 240 at 400 K from the 400 K force constants (new seed), first SCF rung
     # only: the shipped committee errs most at 400 K (runs/independent-check),
     # whose snapshots so far all come from the 300 K force constants, and the
     # demo samples 400 K from its own.
-    store=phonon-Ag3SBr
-    options=(--calculator-option retry=false)
-    f="$out/phonon-Ag3SBr-T400-own.extxyz"
-    own_fc_sample "$f" 400 240 320
-    inputs=("$f")
+    more_phonon phonon-Ag3SBr-T400-own.extxyz 400 240 320
     ;;
   phonon-Ag3SBr-300-more)
     # 150 more at 300 K from the 300 K force constants (new seed), first SCF
@@ -164,6 +166,11 @@ case "${1:?dataset name}" in
     options=(--calculator-option retry=false)
     sample_parts phonon "$out/phonon-Ag3SBr-300-more" 150 330 300
     inputs=("${parts[@]}")
+    ;;
+  phonon-Ag3SBr-500-more)
+    # 150 more at 500 K from the 500 K force constants (new seed), first SCF
+    # rung only: 500 and 600 K hold the fewest labelled snapshots.
+    more_phonon phonon-Ag3SBr-T500-own-more.extxyz 500 150 340
     ;;
   *) echo "unknown dataset $1" >&2; exit 2 ;;
 esac
