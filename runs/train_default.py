@@ -9,6 +9,8 @@ snapshots.
     python runs/train_default.py --seeds 1 --readout attention &   # in parallel
     python runs/train_default.py --seeds 0 --readout attention \\
         --equivariant --name default-model-painn --max-time 6300  # PaiNN member
+    python runs/train_default.py --seeds 0 --start-from ase_phonongnn/data \\
+        --learning-rate 1e-4    # fine-tune a shipped member on grown stores
     python runs/train_default.py --seeds 2 --paper paper-1
     python runs/train_default.py --summarise
 
@@ -94,6 +96,14 @@ parser.add_argument(
     default=list(keys.TARGETS),
     help="targets of the trained models (default all four)",
 )
+parser.add_argument(
+    "--start-from",
+    type=Path,
+    default=None,
+    help="fine-tune each member <name>-<seed>.safetensors of this folder "
+    "(e.g. ase_phonongnn/data) instead of training it afresh",
+)
+parser.add_argument("--learning-rate", type=float, default=1e-3)
 parser.add_argument("--paper", nargs="*", default=[])
 parser.add_argument("--out", type=Path, default=DATA_DIR)
 args = parser.parse_args()
@@ -120,8 +130,13 @@ records.mkdir(exist_ok=True)
 targets = keys.TARGETS
 
 
-def fit(model_config: ModelConfig, seed: int, learning_rate: float) -> TrainResult:
-    """Train one model on the split and print its test metrics."""
+def fit(
+    model_config: ModelConfig,
+    seed: int,
+    learning_rate: float,
+    start_from: torch.nn.Module | None = None,
+) -> TrainResult:
+    """Train (or fine-tune) one model on the split and print its test metrics."""
     config = TrainConfig(
         seed=seed,
         max_epochs=2000,
@@ -132,7 +147,7 @@ def fit(model_config: ModelConfig, seed: int, learning_rate: float) -> TrainResu
         progress=False,
     )
     start = time.perf_counter()
-    result = train(structures, model_config, config, split=split)
+    result = train(structures, model_config, config, split=split, start_from=start_from)
     print(
         f"{model_config.model} seed {seed}: {result.best_epoch} epochs kept, "
         f"{time.perf_counter() - start:.0f} s",
@@ -146,9 +161,10 @@ def fit(model_config: ModelConfig, seed: int, learning_rate: float) -> TrainResu
     return result
 
 
-def record(name: str, result: TrainResult) -> None:
+def record(name: str, result: TrainResult, start_from: Path | None = None) -> None:
     """Write a run's metrics and test predictions to runs/default-model/."""
     payload = {
+        "start_from": None if start_from is None else str(start_from),
         "split": result.split.to_dict(),
         "best_epoch": result.best_epoch,
         "epochs": len(result.history),
@@ -167,6 +183,8 @@ def record(name: str, result: TrainResult) -> None:
 
 
 for seed in args.seeds:
+    name = f"{args.name}-{seed}"
+    start, start_path = None, None
     model_config = ModelConfig(
         model="ours",
         targets=tuple(args.targets),
@@ -174,15 +192,18 @@ for seed in args.seeds:
         equivariant=args.equivariant,
         readout=args.readout,
     )
-    result = fit(model_config, seed, 1e-3)
-    name = f"{args.name}-{seed}"
+    if args.start_from is not None:
+        start_path = args.start_from / f"{name}.safetensors"
+        start = load_model(start_path)
+        model_config = start.config
+    result = fit(model_config, seed, args.learning_rate, start)
     save_model(
         result.model, args.out / f"{name}.safetensors", training=result.to_dict()
     )
-    record(name, result)
+    record(name, result, start_path)
 for name in args.paper:
     paper = ModelConfig(model=name, targets=tuple(args.targets), hidden_channels=64)
-    result = fit(paper, 0, 1e-3)
+    result = fit(paper, 0, args.learning_rate)
     record(name, result)
 if args.summarise:
     # the shipped members and their committee as prediction gives them (a

@@ -123,6 +123,7 @@ def train(
     *,
     split: Split | Mapping[str, Sequence[int]] | None = None,
     graphs: Sequence[Data] | None = None,
+    start_from: GraphModel | None = None,
 ) -> TrainResult:
     """Train a model on labelled structures.
 
@@ -160,6 +161,13 @@ def train(
         model's cutoff, targets and dtype); saves rebuilding them in sweeps.
         With ``config.balance_by`` each gets its group number as
         ``loss_group``.
+    start_from
+        Fine-tune a trained model (e.g. one of
+        :func:`~ase_phonongnn.data.default_model_paths` loaded with
+        :func:`~ase_phonongnn.model.load_model`) instead of training a fresh
+        one: a copy starts from its weights and keeps its target scaling, so
+        its first predictions are those of ``start_from``, which is left
+        unchanged. ``model_config`` must be ``start_from.config``.
 
     Returns
     -------
@@ -168,8 +176,8 @@ def train(
     Raises
     ------
     ValueError
-        If there are no structures, too few for a split, or a target has no
-        label in the training set.
+        If there are no structures, too few for a split, a target has no
+        label in the training set, or ``start_from`` has another config.
     UnknownElementError
         If an element is outside ``model_config.species``.
     """
@@ -184,6 +192,12 @@ def train(
             "first or check the input files"
         )
     model_config = resolve_species(structures, model_config)
+    if start_from is not None and start_from.config != model_config:
+        raise ValueError(
+            "start_from was built with another ModelConfig than model_config "
+            f"({start_from.config} != {model_config}); pass start_from.config "
+            "as model_config"
+        )
     if split is None:
         split = random_split(len(structures), config.fractions, config.seed)
     elif not isinstance(split, Split):
@@ -209,8 +223,12 @@ def train(
 
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(config.seed)
-        model = build_model(model_config, seed=config.seed, dtype=dtype)
-        model.fit_normalisation(sets["train"])
+        if start_from is None:
+            model = build_model(model_config, seed=config.seed, dtype=dtype)
+            model.fit_normalisation(sets["train"])
+        else:
+            model = copy.deepcopy(start_from).to(dtype=dtype)
+            model.train()
         model.to(device)
         loss_fn = _Loss(model, sets["train"], config, n_groups)
         history, best_epoch = _fit(model, loss_fn, sets, config)

@@ -209,6 +209,39 @@ def test_training_is_reproducible_with_a_seed(cu_snapshots):
     assert runs[0].history[-1]["train_loss"] == runs[1].history[-1]["train_loss"]
 
 
+def test_fine_tuning_starts_from_the_given_model_and_leaves_it_unchanged(
+    cu_potential, cu_snapshots
+):
+    before = {k: v.clone() for k, v in cu_potential.state_dict().items()}
+    settings = FAST.replace(max_epochs=1, dtype="float64")
+    # a step too small to move the weights: the copy predicts as the original
+    still = train(
+        cu_snapshots,
+        cu_potential.config,
+        settings.replace(learning_rate=1e-300),
+        start_from=cu_potential,
+    )
+    test = [cu_snapshots[i] for i in still.split.test]
+    original = evaluate_model(cu_potential, test)
+    for target in (keys.ENERGY_PER_ATOM, keys.FORCES):
+        assert still.metrics["test"][target]["mae"] == pytest.approx(
+            original[target]["mae"], rel=1e-9
+        )
+    # an epoch of fine-tuning (small steps: a fresh Adam's first steps are
+    # about the learning rate) keeps the trained model's accuracy; an epoch
+    # from scratch is far from it
+    settings = settings.replace(learning_rate=1e-4)
+    tuned = train(cu_snapshots, cu_potential.config, settings, start_from=cu_potential)
+    fresh = train(cu_snapshots, cu_potential.config, settings)
+    start = still.history[0]["validation_loss"]
+    assert tuned.history[0]["validation_loss"] < 1.05 * start
+    assert start < 0.1 * fresh.history[0]["validation_loss"]
+    for name, value in cu_potential.state_dict().items():
+        assert torch.equal(value, before[name]), name
+    with pytest.raises(ValueError, match=r"start_from\.config"):
+        train(cu_snapshots, OURS.replace(cutoff=3.0), settings, start_from=cu_potential)
+
+
 def test_labels_from_extxyz_and_store(cu_snapshots, tmp_path):
     path = tmp_path / "cu.extxyz"
     ase.io.write(path, cu_snapshots[:3], format="extxyz")
