@@ -3,7 +3,9 @@
 Writes, next to ``--out MODEL``: ``MODEL-stem.config.json`` (the resolved
 model and training configuration, inputs and split),
 ``MODEL-stem.metrics.json`` (MAE, RMSE, R² and n per split and target, the
-best epoch and the loss history) and ``MODEL-stem.parity.png``.
+best epoch and the loss history) and ``MODEL-stem.parity.png``. With
+``--start-from`` a trained model (e.g. a member of the shipped committee) is
+fine-tuned on the inputs instead: its architecture and targets are kept.
 """
 
 from __future__ import annotations
@@ -64,6 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "mappings; flags override it",
     )
     parser.add_argument(
+        "--start-from",
+        type=Path,
+        help="fine-tune this trained model (.safetensors) instead of training "
+        "a new one; it fixes the architecture and targets (no model flags), "
+        "and a learning rate below the default suits it (e.g. 1e-4)",
+    )
+    parser.add_argument(
         "--split",
         type=Path,
         help='JSON {"train": [...], "validation": [...], "test": [...]} of '
@@ -104,8 +113,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def resolve_configs(args: argparse.Namespace) -> tuple[Any, Any]:
-    """Return (ModelConfig, TrainConfig) from ``--config`` and the flags."""
+def resolve_configs(
+    args: argparse.Namespace, start_from: Any | None = None
+) -> tuple[Any, Any]:
+    """Return (ModelConfig, TrainConfig) from ``--config`` and the flags.
+
+    With a model to fine-tune (``start_from``) the ModelConfig is its own.
+    """
     from ase_phonongnn.model import ModelConfig
     from ase_phonongnn.train import TrainConfig
 
@@ -116,6 +130,13 @@ def resolve_configs(args: argparse.Namespace) -> tuple[Any, Any]:
         value = getattr(args, dest, None)
         if value is not None:
             sections[section][name] = value
+    if start_from is not None:
+        if sections["model"]:
+            raise ValueError(
+                "--start-from keeps the trained model's architecture and targets; "
+                f"drop the model setting(s) {', '.join(sorted(sections['model']))}"
+            )
+        return start_from.config, TrainConfig.from_dict(sections["train"])
     if "targets" not in sections["model"]:
         raise ValueError(
             "give the targets to learn: --target energy_per_atom|band_gap|vbm|"
@@ -161,24 +182,29 @@ def side_files(model_path: Path) -> dict[str, Path]:
 
 def run(args: argparse.Namespace) -> int:
     """Train, save the model, and write configuration, metrics and a plot."""
-    from ase_phonongnn.model import save_model
+    from ase_phonongnn.model import load_model, save_model
     from ase_phonongnn.train import Split, load_structures, plot_parity, train
 
-    model_config, train_config = resolve_configs(args)
+    start_from = None if args.start_from is None else load_model(args.start_from)
+    model_config, train_config = resolve_configs(args, start_from)
     if not args.out.parent.is_dir():
         raise FileNotFoundError(f"the directory of --out does not exist: {args.out}")
     structures = load_structures(args.inputs, skip_retried=args.skip_retried)
     split = None
     if args.split is not None:
         split = Split.from_dict(json.loads(args.split.read_text()))
-    result = train(structures, model_config, train_config, split=split)
+    result = train(
+        structures, model_config, train_config, split=split, start_from=start_from
+    )
     record = result.to_dict()
     inputs = [str(p) for p in args.inputs]
+    started = None if args.start_from is None else str(args.start_from)
     save_model(
         result.model,
         args.out,
         training={
             "inputs": inputs,
+            "start_from": started,
             "data_sha256": result.data_digest,
             "n_structures": len(structures),
             "best_epoch": result.best_epoch,
@@ -190,6 +216,7 @@ def run(args: argparse.Namespace) -> int:
         "model": record["model_config"],
         "train": record["train_config"],
         "inputs": inputs,
+        "start_from": started,
         "split": record["split"],
         "data_sha256": result.data_digest,
     }

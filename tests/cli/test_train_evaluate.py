@@ -68,6 +68,27 @@ def test_train_writes_model_config_metrics_and_plot(cu_store, tmp_path, capsys):
     assert load_model(out).config.model == "paper-2"
 
 
+def test_train_start_from_fine_tunes_a_trained_model(cu_store, tmp_path, capsys):
+    first, tuned = tmp_path / "first.safetensors", tmp_path / "tuned.safetensors"
+    train = ["train", str(cu_store), "--seed", "3", "--epochs", "1", "--no-progress"]
+    model = ["--target", "energy_per_atom", "--cutoff", "3.0", "--hidden-channels", "8"]
+    assert main([*train, *model, "--out", str(first)]) == 0
+    # steps too small to move the weights: the same model, the same metrics
+    again = ["--start-from", str(first), "--out", str(tuned)]
+    assert main([*train, *again, "--learning-rate", "1e-300"]) == 0
+    assert load_model(tuned).config == load_model(first).config
+    before = json.loads((tmp_path / "first.metrics.json").read_text())["metrics"]
+    after = json.loads((tmp_path / "tuned.metrics.json").read_text())["metrics"]
+    for split in ("train", "test"):
+        assert after[split]["energy_per_atom"]["mae"] == pytest.approx(
+            before[split]["energy_per_atom"]["mae"], rel=1e-5
+        )
+    assert read_model_metadata(tuned)["training"]["start_from"] == str(first)
+    capsys.readouterr()
+    assert main([*train, *again, "--cutoff", "4.0"]) == 2
+    assert "drop the model setting(s) cutoff" in capsys.readouterr().err
+
+
 def test_evaluate_prints_json_metrics_per_target(cu_store, tmp_path, capsys):
     out = tmp_path / "m.safetensors"
     assert (
