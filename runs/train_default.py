@@ -197,9 +197,10 @@ for seed in args.seeds:
         start = load_model(start_path)
         model_config = start.config
     result = fit(model_config, seed, args.learning_rate, start)
-    save_model(
-        result.model, args.out / f"{name}.safetensors", training=result.to_dict()
-    )
+    training = result.to_dict()
+    if start_path is not None:
+        training["start_from"] = str(start_path)
+    save_model(result.model, args.out / f"{name}.safetensors", training=training)
     record(name, result, start_path)
 for name in args.paper:
     paper = ModelConfig(model=name, targets=tuple(args.targets), hidden_channels=64)
