@@ -191,6 +191,8 @@ def train(
             "no structures to train on (got an empty list); label snapshots "
             "first or check the input files"
         )
+    if start_from is not None:
+        _check_fine_tuning_elements(structures, start_from)
     model_config = resolve_species(structures, model_config)
     if start_from is not None and start_from.config != model_config:
         raise ValueError(
@@ -254,6 +256,21 @@ def train(
         },
         data_digest=dataset_digest(structures),
     )
+
+
+def _check_fine_tuning_elements(structures: Sequence[Atoms], model: GraphModel) -> None:
+    from ase.data import chemical_symbols
+
+    found = {int(z) for atoms in structures for z in atoms.numbers}
+    extra = [chemical_symbols[z] for z in sorted(found - set(model.species))]
+    if extra:
+        known = [chemical_symbols[z] for z in model.species]
+        raise UnknownElementError(
+            f"the data contain element(s) {', '.join(extra)} that the model to "
+            f"fine-tune was not trained on (it knows {', '.join(known)}); a "
+            "fine-tuned model keeps its elements, so train a new model "
+            "(no start_from)"
+        )
 
 
 def _check_labels(train_graphs: Sequence[Data], targets: Sequence[str]) -> None:

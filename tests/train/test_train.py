@@ -238,6 +238,10 @@ def test_fine_tuning_starts_from_the_given_model_and_leaves_it_unchanged(
     assert start < 0.1 * fresh.history[0]["validation_loss"]
     for name, value in cu_potential.state_dict().items():
         assert torch.equal(value, before[name]), name
+    gold = cu_snapshots[0].copy()
+    gold.numbers[:] = 79
+    with pytest.raises(UnknownElementError, match="Au that the model to fine-tune"):
+        train([gold, *cu_snapshots], cu_potential.config, start_from=cu_potential)
     with pytest.raises(ValueError, match=r"start_from\.config"):
         train(cu_snapshots, OURS.replace(cutoff=3.0), settings, start_from=cu_potential)
 
