@@ -3,8 +3,9 @@
 Samples cubic Ag3SBr (2×2×2, 40 atoms) at 0–600 K with correlated
 normal-mode displacements, each temperature from the shipped GFN2-xTB force
 constants renormalised at the nearest temperature (the harmonic ones if none
-ship; the shipped training data took 100–400 K from the 300 K ones and
-500–600 K from their own); predicts every snapshot with the
+ship; the shipped training data took 100–300 K from the 300 K ones, 400 K
+from the 300 K and the 400 K ones and 500–600 K mostly from their own);
+predicts every snapshot with the
 shipped pretrained committee, and prints the thermal averages ⟨Eg⟩, ⟨VBM⟩,
 ⟨σh⟩ and ⟨E⟩ per atom against T with their standard errors; writes the plot
 and the numbers (JSON) to ``--out``.
