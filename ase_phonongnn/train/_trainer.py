@@ -93,13 +93,16 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def resolve_species(structures: Sequence[Atoms], config: ModelConfig) -> ModelConfig:
+def resolve_species(
+    structures: Sequence[Atoms], config: ModelConfig, *, fine_tuning: bool = False
+) -> ModelConfig:
     """Return ``config`` with ``species`` set from the data when empty.
 
     Raises
     ------
     UnknownElementError
-        If the data contain an element outside a given ``species``.
+        If the data contain an element outside a given ``species``; the
+        message says what to do, for a new model or one being fine-tuned.
     """
     found = sorted({int(z) for atoms in structures for z in atoms.numbers})
     if not config.species:
@@ -108,10 +111,16 @@ def resolve_species(structures: Sequence[Atoms], config: ModelConfig) -> ModelCo
     if extra:
         from ase.data import chemical_symbols
 
+        advice = (
+            "a fine-tuned model keeps its elements, so train a new model "
+            "(no start_from)"
+            if fine_tuning
+            else "add them or leave species empty"
+        )
         raise UnknownElementError(
             "the data contain element(s) "
             f"{', '.join(chemical_symbols[z] for z in extra)} that are not in "
-            f"the model species {config.species}; add them or leave species empty"
+            f"the model species {config.species}; {advice}"
         )
     return config
 
@@ -191,9 +200,9 @@ def train(
             "no structures to train on (got an empty list); label snapshots "
             "first or check the input files"
         )
-    if start_from is not None:
-        _check_fine_tuning_elements(structures, start_from)
-    model_config = resolve_species(structures, model_config)
+    model_config = resolve_species(
+        structures, model_config, fine_tuning=start_from is not None
+    )
     if start_from is not None and start_from.config != model_config:
         raise ValueError(
             "start_from was built with another ModelConfig than model_config "
@@ -256,21 +265,6 @@ def train(
         },
         data_digest=dataset_digest(structures),
     )
-
-
-def _check_fine_tuning_elements(structures: Sequence[Atoms], model: GraphModel) -> None:
-    from ase.data import chemical_symbols
-
-    found = {int(z) for atoms in structures for z in atoms.numbers}
-    extra = [chemical_symbols[z] for z in sorted(found - set(model.species))]
-    if extra:
-        known = [chemical_symbols[z] for z in model.species]
-        raise UnknownElementError(
-            f"the data contain element(s) {', '.join(extra)} that the model to "
-            f"fine-tune was not trained on (it knows {', '.join(known)}); a "
-            "fine-tuned model keeps its elements, so train a new model "
-            "(no start_from)"
-        )
 
 
 def _check_labels(train_graphs: Sequence[Data], targets: Sequence[str]) -> None:
