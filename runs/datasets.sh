@@ -13,6 +13,8 @@
 #   bash runs/datasets.sh phonon-Ag3SBr-400-own  (400 K from its own renormalised FC)
 #   bash runs/datasets.sh phonon-Ag3SBr-300-more  (150 more at 300 K)
 #   bash runs/datasets.sh phonon-Ag3SBr-500-more  (150 more at 500 K, own FC)
+#   bash runs/datasets.sh phonon-Ag3SBr-400-own-more  (200 more at 400 K, own FC)
+#   bash runs/datasets.sh phonon-Ag3SBr-300-more2  (150 more at 300 K)
 #   FIRST_RUNG=1 bash runs/datasets.sh ...     (any set on the first SCF rung only)
 # Re-running resumes: sampling is seeded, labelling skips what the store has.
 set -euo pipefail
@@ -64,6 +66,14 @@ more_phonon() {
   options=(--calculator-option retry=false)
   own_fc_sample "$out/$1" "$2" "$3" "$4"
   inputs=("$out/$1")
+}
+# more_300 PREFIX N SEED: N more snapshots at 300 K from the 300 K force
+# constants into $out/PREFIX-T300.extxyz, labelled as more_phonon does.
+more_300() {
+  store=phonon-Ag3SBr
+  options=(--calculator-option retry=false)
+  sample_parts phonon "$out/$1" "$2" "$3" 300
+  inputs=("${parts[@]}")
 }
 out=runs/datasets
 mkdir -p "$out"
@@ -162,10 +172,7 @@ case "${1:?dataset name}" in
     # 150 more at 300 K from the 300 K force constants (new seed), first SCF
     # rung only: after 400 K the temperature with the largest band-gap errors
     # on the independent snapshots.
-    store=phonon-Ag3SBr
-    options=(--calculator-option retry=false)
-    sample_parts phonon "$out/phonon-Ag3SBr-300-more" 150 330 300
-    inputs=("${parts[@]}")
+    more_300 phonon-Ag3SBr-300-more 150 330
     ;;
   phonon-Ag3SBr-500-more)
     # 150 more at 500 K from the 500 K force constants (new seed), first SCF
@@ -182,10 +189,7 @@ case "${1:?dataset name}" in
     # 150 more at 300 K from the 300 K force constants (new seed), first SCF
     # rung only: the committee's held-out band-gap MAE is 0.086 eV there,
     # second only to 600 K (0.093), where the SCF fails on a third.
-    store=phonon-Ag3SBr
-    options=(--calculator-option retry=false)
-    sample_parts phonon "$out/phonon-Ag3SBr-300-more2" 150 360 300
-    inputs=("${parts[@]}")
+    more_300 phonon-Ag3SBr-300-more2 150 360
     ;;
   *) echo "unknown dataset $1" >&2; exit 2 ;;
 esac
