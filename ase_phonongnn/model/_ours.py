@@ -230,8 +230,8 @@ class PotentialGNN(GraphModel):
           vector features (:class:`EquivariantInteraction`; on 484 Ag3SBr
           snapshots forces R² 0.956 against 0.943, heads no better, 3.4× the
           epoch time; on 2,717, held-out phonon-informed band gap R² 0.961
-          against 0.941, forces 0.978 against 0.966; three of the shipped
-          committee's four members), with SiLU and residual updates, message sums
+          against 0.941, forces 0.978 against 0.966; four of the shipped
+          committee's five members), with SiLU and residual updates, message sums
           divided by the square root of the mean number of neighbours of the
           training set (a constant, so energies stay extensive);
         - energy: :math:`E = \sum_i [\,s\,\varepsilon(\mathbf{h}_i) + E^0_{Z_i}]`,
