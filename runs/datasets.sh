@@ -68,14 +68,6 @@ more_phonon() {
   own_fc_sample "$out/$1" "$2" "$3" "$4"
   inputs=("$out/$1")
 }
-# more_300 PREFIX N SEED: N more snapshots at 300 K from the 300 K force
-# constants into $out/PREFIX-T300.extxyz, labelled as more_phonon does.
-more_300() {
-  store=phonon-Ag3SBr
-  options=(--calculator-option retry=false)
-  sample_parts phonon "$out/$1" "$2" "$3" 300
-  inputs=("${parts[@]}")
-}
 out=runs/datasets
 mkdir -p "$out"
 workers="${WORKERS:-2}"
@@ -173,7 +165,7 @@ case "${1:?dataset name}" in
     # 150 more at 300 K from the 300 K force constants (new seed), first SCF
     # rung only: after 400 K the temperature with the largest band-gap errors
     # on the independent snapshots.
-    more_300 phonon-Ag3SBr-300-more 150 330
+    more_phonon phonon-Ag3SBr-300-more-T300.extxyz 300 150 330
     ;;
   phonon-Ag3SBr-500-more)
     # 150 more at 500 K from the 500 K force constants (new seed), first SCF
@@ -190,7 +182,7 @@ case "${1:?dataset name}" in
     # 150 more at 300 K from the 300 K force constants (new seed), first SCF
     # rung only: the committee's held-out band-gap MAE is 0.086 eV there,
     # second only to 600 K (0.093), where the SCF fails on a third.
-    more_300 phonon-Ag3SBr-300-more2 150 360
+    more_phonon phonon-Ag3SBr-300-more2-T300.extxyz 300 150 360
     ;;
   phonon-Ag3SBr-600-more)
     # 150 more at 600 K from the 600 K force constants (new seed), first SCF
