@@ -40,6 +40,7 @@ from ase_phonongnn.model._io import (
     save_model,
 )
 from ase_phonongnn.model._ours import (
+    N_LEVELS,
     BesselBasis,
     EquivariantInteraction,
     Interaction,
@@ -59,6 +60,7 @@ __all__ = [
     "FORMAT_VERSION",
     "MODELS",
     "MODEL_KEYS",
+    "N_LEVELS",
     "PAPER_ARCHITECTURES",
     "READOUTS",
     "BesselBasis",

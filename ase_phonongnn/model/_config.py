@@ -25,7 +25,7 @@ MODEL_KEYS: Final = (
 )
 
 #: Pooling of the intensive heads of ``ours`` (:attr:`ModelConfig.readout`).
-READOUTS: Final = ("mean", "attention")
+READOUTS: Final = ("mean", "attention", "levels")
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,10 @@ class ModelConfig:
         structure: ``"mean"`` over the atoms (default; models saved before
         this option read as it) or ``"attention"``, a softmax-weighted mean
         whose weights are learned per atom and target, which can follow the
-        most distorted environments that set the band edges.
+        most distorted environments that set the band edges, or ``"levels"``:
+        several atomic outputs per target, each averaged over the atoms, of
+        which the value is a smooth maximum minus another (a band edge as the
+        highest of several split levels; :class:`PotentialGNN`).
     """
 
     model: str = "ours"

@@ -208,6 +208,10 @@ class EquivariantInteraction(torch.nn.Module):
         return s, v
 
 
+#: Levels per band edge in the ``"levels"`` readout of :class:`PotentialGNN`.
+N_LEVELS = 8
+
+
 def _mlp(width: int, n_out: int, dropout: float = 0.0) -> torch.nn.Sequential:
     hidden = max(width // 2, 1)
     return torch.nn.Sequential(
@@ -260,6 +264,15 @@ class PotentialGNN(GraphModel):
           stress fell from 0.633 to 0.463 and energy from 0.964 to 0.946.
           Prediction takes a potential's σh from its stress instead
           (tr σ / 3: test R² 0.58 against the head's 0.46 for that model).
+          With ``readout="levels"`` each target has 2 × :data:`N_LEVELS`
+          atomic outputs, each averaged over the atoms into one "level", and
+          its value is a smooth maximum of the first half minus one of the
+          second, :math:`\tau \log\sum_k e^{x_k/\tau}` with τ learned per
+          target (still intensive). A band edge is the highest of several
+          levels that the displacements split: in GFN2-xTB the top valence
+          level of the ideal cubic Ag3SBr 2×2×2 cell is six-fold degenerate,
+          and the VBM of a thermal snapshot is the highest of the split six,
+          which no average of atomic values can follow.
 
     Why this design
         - The paper's GraphConv weights messages by the raw distance, which
@@ -325,9 +338,18 @@ class PotentialGNN(GraphModel):
             k for k, t in enumerate(config.targets) if t != keys.ENERGY_PER_ATOM
         ]
         self.energy_head = _mlp(width, 1) if self.energy_index is not None else None
+        n_intensive = len(self.intensive_index)
+        levels = config.readout == "levels"
         self.intensive_head = (
-            _mlp(width, len(self.intensive_index), config.dropout)
+            _mlp(width, n_intensive * (2 * N_LEVELS if levels else 1), config.dropout)
             if self.intensive_index
+            else None
+        )
+        # temperature of each target's smooth maximum over its levels, in
+        # standardised units; learned, from 0.1
+        self.level_log_temperature = (
+            torch.nn.Parameter(torch.full((n_intensive,), math.log(0.1)))
+            if self.intensive_index and levels
             else None
         )
         self.intensive_gate = (
@@ -337,6 +359,20 @@ class PotentialGNN(GraphModel):
         )
         self.register_buffer("atomic_energies", torch.zeros(len(config.species)))
         self.register_buffer("mean_neighbours", torch.ones(()))
+
+    def _level_edges(self, pooled: Tensor) -> Tensor:
+        """Smooth max of the first N_LEVELS columns minus that of the others.
+
+        ``pooled`` is (structures, targets × 2 N_LEVELS), each column a mean
+        over the atoms; ``τ logsumexp(x / τ)`` is a maximum smoothed over
+        τ, and its offset (τ log N_LEVELS for equal levels) cancels in the
+        difference.
+        """
+        assert self.level_log_temperature is not None
+        levels = pooled.view(pooled.shape[0], -1, 2, N_LEVELS)
+        tau = self.level_log_temperature.exp().to(pooled.dtype).view(1, -1, 1, 1)
+        edges = tau.squeeze(-1) * torch.logsumexp(levels / tau, dim=-1)
+        return edges[..., 0] - edges[..., 1]
 
     @property
     def has_energy(self) -> bool:
@@ -412,6 +448,8 @@ class PotentialGNN(GraphModel):
                 if self.intensive_gate is None:
                     pooled = pooled.index_add(0, batch, per_atom)
                     pooled = pooled / n_atoms.unsqueeze(-1)
+                    if self.level_log_temperature is not None:
+                        pooled = self._level_edges(pooled)
                 else:
                     # softmax over the atoms of each structure, per target
                     weights = softmax(self.intensive_gate(h), batch, num_nodes=n_graphs)

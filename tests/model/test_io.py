@@ -66,8 +66,13 @@ def outputs(net, graph):
 
 @pytest.mark.parametrize(
     ("key", "options"),
-    [("ours", {}), ("ours", {"readout": "attention"}), ("paper-2", {})],
-    ids=["ours", "ours-attention", "paper-2"],
+    [
+        ("ours", {}),
+        ("ours", {"readout": "attention"}),
+        ("ours", {"readout": "levels"}),
+        ("paper-2", {}),
+    ],
+    ids=["ours", "ours-attention", "ours-levels", "paper-2"],
 )
 def test_save_then_load_predicts_identically(tmp_path, key, options):
     net, graphs = fitted_model(key, **options)
@@ -221,7 +226,9 @@ def test_model_config_validation_and_round_trip():
         ModelConfig(dropout=1.0)
     with pytest.raises(ValueError, match="cutoff must be positive"):
         ModelConfig(cutoff=0.0)
-    with pytest.raises(ValueError, match="readout must be one of mean, attention"):
+    with pytest.raises(
+        ValueError, match="readout must be one of mean, attention, levels"
+    ):
         ModelConfig(readout="max")
     with pytest.raises(ValueError, match="species is empty"):
         build_model(ModelConfig())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -13,7 +15,7 @@ from scipy.spatial.transform import Rotation
 from ase_phonongnn import keys
 from ase_phonongnn.errors import UnknownElementError
 from ase_phonongnn.graph import build_graph
-from ase_phonongnn.model import MODEL_KEYS, ModelConfig, build_model
+from ase_phonongnn.model import MODEL_KEYS, N_LEVELS, ModelConfig, build_model
 from ase_phonongnn.structures import antiperovskite
 
 CUTOFF = 4.0
@@ -30,6 +32,7 @@ VARIANTS = {
     "invariant": {},
     "painn": {"equivariant": True},
     "attention": {"readout": "attention"},
+    "levels": {"readout": "levels"},
 }
 
 
@@ -227,6 +230,51 @@ def test_attention_readout_with_equal_gates_is_the_mean_readout():
     mean, attention = predict(mean_net, atoms), predict(net, atoms)
     for target in TARGETS:
         np.testing.assert_allclose(attention[target], mean[target], rtol=1e-12)
+
+
+def test_levels_readout_with_equal_levels_is_the_mean_readout():
+    """Equal levels: both smooth maxima carry the same offset τ log K, which cancels."""
+    config = ModelConfig(
+        targets=TARGETS, species=(16, 35, 47), cutoff=CUTOFF, hidden_channels=16
+    )
+    mean_net = build_model(config, seed=3, dtype=torch.float64).eval()
+    net = build_model(config.replace(readout="levels"), seed=3, dtype=torch.float64)
+    last, mean_last = net.intensive_head[-1], mean_net.intensive_head[-1]
+    shared = {
+        name: value
+        for name, value in mean_net.state_dict().items()
+        if not name.startswith("intensive_head.3.")  # the last layer differs
+    }
+    net.eval().load_state_dict(shared, strict=False)
+    with torch.no_grad():
+        # per target: N_LEVELS copies of the mean head's output, then N_LEVELS zeros
+        weight = torch.zeros_like(last.weight).view(3, 2, N_LEVELS, -1)
+        weight[:, 0] = mean_last.weight.unsqueeze(1)
+        bias = torch.zeros_like(last.bias).view(3, 2, N_LEVELS)
+        bias[:, 0] = mean_last.bias.unsqueeze(1)
+        last.weight.copy_(weight.reshape(last.weight.shape))
+        last.bias.copy_(bias.reshape(last.bias.shape))
+    atoms = ag3sbr(seed=4)
+    mean, levels = predict(mean_net, atoms), predict(net, atoms)
+    for target in TARGETS:
+        np.testing.assert_allclose(levels[target], mean[target], rtol=1e-12)
+
+
+def test_levels_readout_is_the_highest_level_when_cold():
+    """As τ → 0 the smooth maximum becomes the highest of the pooled levels."""
+    config = ModelConfig(
+        targets=(keys.VBM,),
+        species=(16, 35, 47),
+        cutoff=CUTOFF,
+        hidden_channels=16,
+        readout="levels",
+    )
+    net = build_model(config, seed=5, dtype=torch.float64).eval()
+    pooled = torch.randn(4, 2 * N_LEVELS, dtype=torch.float64)
+    with torch.no_grad():
+        net.level_log_temperature.fill_(math.log(1e-6))
+    expected = pooled[:, :N_LEVELS].max(1).values - pooled[:, N_LEVELS:].max(1).values
+    torch.testing.assert_close(net._level_edges(pooled)[:, 0], expected)
 
 
 def test_unseen_element_is_refused(model):
