@@ -3,7 +3,9 @@
 GFN2-xTB is run at the Γ point of the periodic cell through tblite's Python
 interface. Besides energy, forces and stress it gives the band gap and the
 valence-band maximum from the sorted orbital energies of the closed-shell
-system: VBM = ε[n_el/2 − 1], CBM = ε[n_el/2].
+system: VBM = ε[n_el/2 − 1], CBM = ε[n_el/2]. The orbital energies and
+occupations themselves are read with ASE's ``get_eigenvalues`` and
+``get_occupation_numbers``, as from a DFT calculator.
 
 The SCF of strongly distorted or iodine-rich snapshots may fail with the
 default mixer. The calculator then walks a documented retry ladder
@@ -19,7 +21,12 @@ from typing import Any, ClassVar, Final
 
 import numpy as np
 from ase import Atoms
-from ase.calculators.calculator import Calculator, CalculatorSetupError, all_changes
+from ase.calculators.calculator import (
+    Calculator,
+    CalculatorSetupError,
+    PropertyNotImplementedError,
+    all_changes,
+)
 from ase.units import Bohr, Hartree, kB
 
 from ase_phonongnn import keys
@@ -125,12 +132,55 @@ class GFN2xTB(Calculator):
             virial = np.asarray(result.get("virial")) * Hartree
             stress = virial / self.atoms.get_volume()
             self.results[keys.STRESS] = stress.flat[[0, 4, 8, 5, 2, 1]]
-        vbm, cbm = closed_shell_edges(
-            np.asarray(result.get("orbital-energies")) * Hartree,
-            np.asarray(result.get("orbital-occupations")),
-        )
+        orbital_energies = np.asarray(result.get("orbital-energies")) * Hartree
+        occupations = np.asarray(result.get("orbital-occupations"))
+        order = np.argsort(orbital_energies, kind="stable")
+        self.results["eigenvalues"] = orbital_energies[order]
+        self.results["occupations"] = occupations[order]
+        vbm, cbm = closed_shell_edges(orbital_energies, occupations)
         self.results[keys.VBM] = vbm
         self.results[keys.BAND_GAP] = cbm - vbm
+
+    # ASE's electronic-structure interface (one spin-paired Γ point), so that
+    # the levels around the gap can be read as from any DFT calculator
+
+    def get_number_of_spins(self) -> int:
+        """Return 1: GFN2-xTB is run spin-paired."""
+        return 1
+
+    def get_ibz_k_points(self) -> np.ndarray:
+        """Return the Γ point only, shape (1, 3) in scaled coordinates."""
+        return np.zeros((1, 3))
+
+    def get_k_point_weights(self) -> np.ndarray:
+        """Return weight 1 for the single Γ point."""
+        return np.ones(1)
+
+    def get_eigenvalues(self, kpt: int = 0, spin: int = 0) -> np.ndarray:
+        """Orbital energies of the last calculation in eV, ascending.
+
+        Parameters
+        ----------
+        kpt, spin
+            Must be 0 (one Γ point, spin-paired).
+        """
+        return self._levels("eigenvalues", kpt, spin)
+
+    def get_occupation_numbers(self, kpt: int = 0, spin: int = 0) -> np.ndarray:
+        """Occupations (0 to 2) of :meth:`get_eigenvalues`' orbitals, same order."""
+        return self._levels("occupations", kpt, spin)
+
+    def _levels(self, name: str, kpt: int, spin: int) -> np.ndarray:
+        if kpt != 0 or spin != 0:
+            raise IndexError(
+                f"GFN2-xTB has one Γ point and no spin polarisation "
+                f"(got kpt={kpt}, spin={spin})"
+            )
+        if name not in self.results:
+            raise PropertyNotImplementedError(
+                f"no {name} yet: run a calculation first (e.g. get_potential_energy)"
+            )
+        return self.results[name].copy()
 
     def _singlepoint(self, atoms: Atoms) -> tuple[Any, dict[str, Any]]:
         try:

@@ -10,6 +10,7 @@ from ase.units import Bohr, GPa, Hartree, kB
 
 from ase_phonongnn import keys
 from ase_phonongnn.label import GFN2xTB, label_snapshots
+from ase_phonongnn.label.labels import eigenvalue_band_edges
 from ase_phonongnn.store import SnapshotStore
 from ase_phonongnn.structures import antiperovskite
 
@@ -110,3 +111,37 @@ def test_stress_is_the_strain_derivative_of_the_energy():
     assert np.abs(stress - numerical).max() < 1e-4
     # compressed: the cell pushes outwards, negative (compressive) in ASE's convention
     assert stress[:3].mean() < -5e-3
+
+
+def test_eigenvalues_give_the_band_edges_and_the_cubic_degeneracy():
+    """ASE's eigenvalue interface round-trips to the labels; Oh symmetry holds.
+
+    The top valence level of ideal cubic Ag3SBr at Γ is three-fold
+    degenerate (a T irreducible representation of Oh); a displacement that
+    breaks the symmetry splits it.
+    """
+    atoms = antiperovskite("Br")
+    atoms.calc = GFN2xTB()
+    vbm, gap = (
+        atoms.calc.get_property(keys.VBM, atoms),
+        atoms.calc.get_property(keys.BAND_GAP, atoms),
+    )
+    assert atoms.calc.get_number_of_spins() == 1
+    assert atoms.calc.get_ibz_k_points().shape == (1, 3)
+    edges = eigenvalue_band_edges(atoms.calc)
+    assert edges is not None
+    assert edges == pytest.approx((vbm, gap), abs=1e-10)
+    levels = atoms.calc.get_eigenvalues()
+    occupations = atoms.calc.get_occupation_numbers()
+    assert np.all(np.diff(levels) >= 0)
+    top = levels[occupations > 1.0][-3:]
+    assert np.ptp(top) < 1e-6
+    assert top[-1] == pytest.approx(vbm, abs=1e-10)
+    with pytest.raises(IndexError, match="one Γ point"):
+        atoms.calc.get_eigenvalues(kpt=1)
+
+    atoms.positions[1] += (0.05, 0.0, 0.0)  # S off its centre
+    atoms.get_potential_energy()
+    levels = atoms.calc.get_eigenvalues()
+    top = levels[atoms.calc.get_occupation_numbers() > 1.0][-3:]
+    assert np.ptp(top) > 1e-3
