@@ -375,7 +375,7 @@ class PotentialGNN(GraphModel):
         """
         assert self.level_log_temperature is not None
         levels = pooled.view(pooled.shape[0], -1, 2, N_LEVELS)
-        tau = self.level_log_temperature.exp().to(pooled.dtype).view(1, -1, 1, 1)
+        tau = self.level_log_temperature.exp().view(1, -1, 1, 1)
         edges = tau.squeeze(-1) * torch.logsumexp(levels / tau, dim=-1)
         return edges[..., 0] - edges[..., 1]
 

@@ -215,14 +215,26 @@ def test_batched_prediction_equals_one_by_one(model):
         torch.testing.assert_close(batched[keys.STRESS][k], single[keys.STRESS][0])
 
 
-def test_attention_readout_with_equal_gates_is_the_mean_readout():
-    """Softmax pooling with a constant gate is the plain mean over the atoms."""
+def mean_and_other_readout(readout: str):
+    """A mean-readout net and a ``readout`` one sharing every weight of equal shape."""
     config = ModelConfig(
         targets=TARGETS, species=(16, 35, 47), cutoff=CUTOFF, hidden_channels=16
     )
     mean_net = build_model(config, seed=3, dtype=torch.float64).eval()
-    net = build_model(config.replace(readout="attention"), seed=3, dtype=torch.float64)
-    net.eval().load_state_dict(mean_net.state_dict(), strict=False)
+    net = build_model(config.replace(readout=readout), seed=3, dtype=torch.float64)
+    own = net.state_dict()
+    shared = {
+        name: value
+        for name, value in mean_net.state_dict().items()
+        if own[name].shape == value.shape
+    }
+    net.eval().load_state_dict(shared, strict=False)
+    return mean_net, net
+
+
+def test_attention_readout_with_equal_gates_is_the_mean_readout():
+    """Softmax pooling with a constant gate is the plain mean over the atoms."""
+    mean_net, net = mean_and_other_readout("attention")
     gate = net.intensive_gate[-1]
     torch.nn.init.zeros_(gate.weight)
     torch.nn.init.zeros_(gate.bias)
@@ -234,18 +246,8 @@ def test_attention_readout_with_equal_gates_is_the_mean_readout():
 
 def test_levels_readout_with_equal_levels_is_the_mean_readout():
     """Equal levels: both smooth maxima carry the same offset τ log K, which cancels."""
-    config = ModelConfig(
-        targets=TARGETS, species=(16, 35, 47), cutoff=CUTOFF, hidden_channels=16
-    )
-    mean_net = build_model(config, seed=3, dtype=torch.float64).eval()
-    net = build_model(config.replace(readout="levels"), seed=3, dtype=torch.float64)
+    mean_net, net = mean_and_other_readout("levels")
     last, mean_last = net.intensive_head[-1], mean_net.intensive_head[-1]
-    shared = {
-        name: value
-        for name, value in mean_net.state_dict().items()
-        if not name.startswith("intensive_head.3.")  # the last layer differs
-    }
-    net.eval().load_state_dict(shared, strict=False)
     with torch.no_grad():
         # per target: N_LEVELS copies of the mean head's output, then N_LEVELS zeros
         weight = torch.zeros_like(last.weight).view(3, 2, N_LEVELS, -1)
