@@ -358,7 +358,7 @@ class PotentialGNN(GraphModel):
             else None
         )
         self.intensive_gate = (
-            _mlp(width, len(self.intensive_index))
+            _mlp(width, n_intensive)
             if self.intensive_index and config.readout == "attention"
             else None
         )
