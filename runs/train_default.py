@@ -55,10 +55,10 @@ from ase_phonongnn.data import (
 from ase_phonongnn.model import READOUTS, ModelConfig, load_model, save_model
 from ase_phonongnn.predict import calibrate_spread, predict
 from ase_phonongnn.train import (
-    Split,
     TrainConfig,
     TrainResult,
     evaluate_model,
+    hash_split,
     load_structures,
     regression_metrics,
     train,
@@ -113,12 +113,8 @@ args.out.mkdir(parents=True, exist_ok=True)
 per_store = [load_structures([store], skip_retried=True) for store in args.stores]
 structures = [atoms for group in per_store for atoms in group]
 origin = np.repeat(np.arange(len(per_store)), [len(g) for g in per_store])
-buckets = np.array([int(a.info[keys.CONTENT_HASH][:8], 16) % 100 for a in structures])
-split = Split(
-    train=np.flatnonzero(buckets >= 30).tolist(),
-    validation=np.flatnonzero((buckets >= 15) & (buckets < 30)).tolist(),
-    test=np.flatnonzero(buckets < 15).tolist(),
-)
+# test: hash buckets 0-14, validation 15-29 (runs/vbm_levels.py scores on it)
+split = hash_split(structures)
 print(
     f"{len(structures)} structures: {len(split.train)} train, "
     f"{len(split.validation)} validation, {len(split.test)} test",

@@ -31,7 +31,7 @@ from ase_phonongnn.data import dataset_path
 from ase_phonongnn.label import GFN2xTB
 from ase_phonongnn.predict import predict
 from ase_phonongnn.structures import antiperovskite
-from ase_phonongnn.train import load_structures
+from ase_phonongnn.train import hash_split, load_structures
 
 OUT = Path(__file__).parent / "vbm_levels.json"
 #: Occupied levels kept per snapshot, from the VBM down.
@@ -71,9 +71,8 @@ def main() -> None:
         f"{int(np.sum(np.abs(ideal - top) < 1e-4))}-fold"
     )
     snapshots = load_structures([dataset_path("phonon-Ag3SBr")], skip_retried=True)
-    validation = [
-        a for a in snapshots if 15 <= int(a.info[keys.CONTENT_HASH][:8], 16) % 100 < 30
-    ]
+    # the validation set of runs/train_default.py
+    validation = [snapshots[i] for i in hash_split(snapshots).validation]
     levels_of = cache.setdefault("snapshots", {})
     for temperature in args.temperatures:
         chosen = [a for a in validation if a.info[keys.TEMPERATURE] == temperature]

@@ -39,6 +39,7 @@ _OVERRIDES = {
     "dtype": ("train", "dtype"),
     "device": ("train", "device"),
     "max_time": ("train", "max_time"),
+    "split_by": ("train", "split_by"),
     "progress": ("train", "progress"),
 }
 
@@ -77,6 +78,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help='JSON {"train": [...], "validation": [...], "test": [...]} of '
         "indices into the concatenated inputs (default: seeded 70/15/15)",
+    )
+    parser.add_argument(
+        "--split-by",
+        choices=("random", "hash"),
+        help="without --split: a seeded random split (default) or one by "
+        "content hash, which keeps each snapshot's set as a store grows",
     )
     group = parser.add_argument_group("model")
     group.add_argument("--cutoff", type=float, help="graph radius in Å (5.5)")

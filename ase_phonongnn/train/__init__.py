@@ -6,7 +6,8 @@ sizes and hyperparameter grids (:data:`PAPER_GRID`); :func:`evaluate_model`
 scores a saved model; :func:`plot_parity` and :func:`plot_learning_curve`
 write PNG figures. Structures come from snapshot stores and extxyz files
 through :func:`load_structures` (``skip_retried=True`` leaves out labels whose
-SCF converged only on a retry rung: :func:`retried_scf`).
+SCF converged only on a retry rung: :func:`retried_scf`). :func:`hash_split`
+splits by content hash, so a structure keeps its set as a dataset grows.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ase_phonongnn.train._data import (
 )
 from ase_phonongnn.train._metrics import regression_metrics
 from ase_phonongnn.train._plots import plot_learning_curve, plot_parity
-from ase_phonongnn.train._split import Split, random_split
+from ase_phonongnn.train._split import Split, hash_split, random_split
 from ase_phonongnn.train._studies import (
     PAPER_GRID,
     PAPER_MODELS,
@@ -47,6 +48,7 @@ __all__ = [
     "TrainResult",
     "dataset_digest",
     "evaluate_model",
+    "hash_split",
     "labelled_graphs",
     "learning_curve",
     "load_structures",

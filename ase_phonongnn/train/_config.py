@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -11,8 +10,10 @@ from typing import Any, Literal
 import torch
 
 from ase_phonongnn._config import check_integer, check_number, config_from_dict
+from ase_phonongnn.train._split import check_fractions
 
 Dtype = Literal["float32", "float64"]
+SplitBy = Literal["random", "hash"]
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,12 @@ class TrainConfig:
     seed
         Seed of the split, the weight initialisation, batch order and dropout.
     fractions
-        Train, validation and test fractions of a random split (PAPER.md:
+        Train, validation and test fractions of the split (PAPER.md:
         70/15/15); ignored when a split is given.
+    split_by
+        ``"random"``: a random split seeded by ``seed``. ``"hash"``: each
+        structure's set follows its content hash (:func:`hash_split`), so
+        a store that grows keeps its test set held out.
     batch_size
         Structures per optimisation step.
     learning_rate
@@ -65,6 +70,7 @@ class TrainConfig:
 
     seed: int = 0
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    split_by: SplitBy = "random"
     batch_size: int = 16
     learning_rate: float = 1e-3
     weight_decay: float = 0.0
@@ -82,15 +88,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_integer(self.seed, "seed", minimum=0)
-        fractions = tuple(float(f) for f in self.fractions)
-        if len(fractions) != 3 or min(fractions) < 0 or fractions[0] <= 0:
-            raise ValueError(
-                "fractions must be three non-negative numbers (train, validation, "
-                f"test) with a positive train fraction (got {self.fractions})"
-            )
-        if not math.isclose(sum(fractions), 1.0, abs_tol=1e-6):
-            raise ValueError(f"fractions must sum to 1 (got {self.fractions})")
-        object.__setattr__(self, "fractions", fractions)
+        object.__setattr__(self, "fractions", check_fractions(self.fractions))
+        if self.split_by not in ("random", "hash"):
+            raise ValueError(f"split_by must be random or hash (got {self.split_by!r})")
         check_integer(self.batch_size, "batch_size", minimum=1)
         check_integer(self.max_epochs, "max_epochs", minimum=1)
         check_integer(self.patience, "patience", minimum=1)

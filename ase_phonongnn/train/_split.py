@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from ase import Atoms
+
+from ase_phonongnn import keys
+from ase_phonongnn.store import content_hash
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,19 @@ class Split:
         )
 
 
+def check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
+    """Return (train, validation, test) fractions as floats, or raise ValueError."""
+    values = tuple(float(f) for f in fractions)
+    if len(values) != 3 or min(values) < 0 or values[0] <= 0:
+        raise ValueError(
+            "fractions must be three non-negative numbers (train, validation, "
+            f"test) with a positive train fraction (got {tuple(fractions)})"
+        )
+    if not math.isclose(sum(values), 1.0, abs_tol=1e-6):
+        raise ValueError(f"fractions must sum to 1 (got {tuple(fractions)})")
+    return values
+
+
 def random_split(
     n_structures: int,
     fractions: Sequence[float] = (0.7, 0.15, 0.15),
@@ -98,4 +116,49 @@ def random_split(
         tuple(order[:n_train]),
         tuple(order[n_train : n_train + n_val]),
         tuple(order[n_train + n_val :]),
+    )
+
+
+def _bucket(atoms: Atoms) -> int:
+    digest = atoms.info.get(keys.CONTENT_HASH) or content_hash(atoms)
+    return int(digest[:8], 16) % 100
+
+
+def hash_split(
+    structures: Sequence[Atoms], fractions: Sequence[float] = (0.7, 0.15, 0.15)
+) -> Split:
+    """Split structures by their content hash, stably as a dataset grows.
+
+    Each structure falls in one of 100 buckets, the first eight hex digits
+    of its content hash (``atoms.info["content_hash"]`` as the store gives
+    it, else :func:`ase_phonongnn.store.content_hash`) modulo 100. The
+    lowest ``100 * fractions[2]`` buckets are the test set, the next
+    ``100 * fractions[1]`` the validation set, the rest the training set.
+    A structure's set depends on nothing but its own content: labelling
+    more snapshots never moves one from test to training, so test scores
+    from a grown store stay held out.
+
+    Parameters
+    ----------
+    structures
+        The structures to split.
+    fractions
+        Training, validation and test fractions, in whole percent.
+
+    Returns
+    -------
+    Split
+        Indices into ``structures``; the realised fractions follow the
+        hashes, not exactly ``fractions``.
+    """
+    _, f_val, f_test = check_fractions(fractions)
+    test_end = round(100 * f_test)
+    validation_end = test_end + round(100 * f_val)
+    buckets = np.array([_bucket(atoms) for atoms in structures], dtype=int)
+    return Split(
+        train=tuple(np.flatnonzero(buckets >= validation_end).tolist()),
+        validation=tuple(
+            np.flatnonzero((buckets >= test_end) & (buckets < validation_end)).tolist()
+        ),
+        test=tuple(np.flatnonzero(buckets < test_end).tolist()),
     )

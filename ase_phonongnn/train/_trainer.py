@@ -25,7 +25,7 @@ from ase_phonongnn.model._base import spread
 from ase_phonongnn.train._config import TrainConfig
 from ase_phonongnn.train._data import dataset_digest, labelled_graphs
 from ase_phonongnn.train._metrics import regression_metrics
-from ase_phonongnn.train._split import Split, random_split
+from ase_phonongnn.train._split import Split, hash_split, random_split
 
 #: Names of the splits in metrics and predictions.
 SPLITS = ("train", "validation", "test")
@@ -162,8 +162,8 @@ def train(
     config
         Training settings (default :class:`TrainConfig()`).
     split
-        Indices of the train/validation/test structures; default a seeded
-        random split by ``config.fractions``.
+        Indices of the train/validation/test structures; default the split
+        by ``config.fractions`` that ``config.split_by`` names.
     graphs
         The labelled graphs of ``structures`` if already built (as
         :func:`~ase_phonongnn.train.labelled_graphs` makes them, with the
@@ -209,7 +209,9 @@ def train(
             f"({start_from.config} != {model_config}); pass start_from.config "
             "as model_config"
         )
-    if split is None:
+    if split is None and config.split_by == "hash":
+        split = hash_split(structures, config.fractions)
+    elif split is None:
         split = random_split(len(structures), config.fractions, config.seed)
     elif not isinstance(split, Split):
         split = Split.from_dict(split)

@@ -68,6 +68,20 @@ def test_train_writes_model_config_metrics_and_plot(cu_store, tmp_path, capsys):
     assert load_model(out).config.model == "paper-2"
 
 
+def test_train_split_by_hash_follows_the_snapshots_content(cu_store, tmp_path):
+    from ase_phonongnn.train import hash_split, load_structures
+
+    out = tmp_path / "m.safetensors"
+    model = ["--target", "energy_per_atom", "--cutoff", "3.0", "--hidden-channels", "8"]
+    run = ["train", str(cu_store), *model, "--epochs", "1", "--split-by", "hash"]
+    for seed in ("1", "2"):
+        assert main([*run, "--no-progress", "--seed", seed, "--out", str(out)]) == 0
+        record = json.loads((tmp_path / "m.config.json").read_text())
+        assert record["train"]["split_by"] == "hash"
+        expected = hash_split(load_structures([cu_store]))
+        assert record["split"] == expected.to_dict()
+
+
 def test_train_start_from_fine_tunes_a_trained_model(cu_store, tmp_path, capsys):
     first, tuned = tmp_path / "first.safetensors", tmp_path / "tuned.safetensors"
     train = ["train", str(cu_store), "--seed", "3", "--epochs", "1", "--no-progress"]

@@ -12,17 +12,20 @@ import ase.io
 import numpy as np
 import pytest
 import torch
+from ase.build import bulk
 
 from ase_phonongnn import keys
 from ase_phonongnn.errors import UnknownElementError
 from ase_phonongnn.graph import build_graph
 from ase_phonongnn.model import ModelConfig, load_model, save_model
+from ase_phonongnn.store import content_hash
 from ase_phonongnn.train import (
     PAPER_GRID,
     PAPER_MODELS,
     Split,
     TrainConfig,
     evaluate_model,
+    hash_split,
     labelled_graphs,
     learning_curve,
     load_structures,
@@ -179,6 +182,34 @@ def test_random_split_is_seeded_70_15_15_and_disjoint():
         random_split(2)
     with pytest.raises(ValueError, match="overlap"):
         Split((0, 1), (1,), ())
+
+
+def test_hash_split_keeps_each_structure_in_its_set_as_the_dataset_grows():
+    rng = np.random.default_rng(0)
+    base = bulk("Cu", "fcc", a=3.6, cubic=True)
+    structures = []
+    for _ in range(600):
+        atoms = base.copy()
+        atoms.rattle(0.05, seed=int(rng.integers(2**31)))
+        structures.append(atoms)
+    first = hash_split(structures[:400])
+    grown = hash_split(structures)
+    for name in ("train", "validation", "test"):
+        kept = [i for i in getattr(grown, name) if i < 400]
+        assert kept == list(getattr(first, name))
+    # binomial counts: 0.15 × 600 = 90 ± 8.7 (one standard deviation)
+    assert abs(len(grown.test) - 90) < 4 * 8.7
+    assert abs(len(grown.validation) - 90) < 4 * 8.7
+    assert sorted(grown.train + grown.validation + grown.test) == list(range(600))
+    # the set follows the content: a stored hash and a computed one agree
+    hashed = [a.copy() for a in structures[:50]]
+    for atoms in hashed:
+        atoms.info[keys.CONTENT_HASH] = content_hash(atoms)
+    assert hash_split(hashed) == hash_split(structures[:50])
+    reversed_split = hash_split(structures[:50][::-1])
+    assert sorted(49 - i for i in reversed_split.test) == list(hash_split(hashed).test)
+    with pytest.raises(ValueError, match="sum to 1"):
+        hash_split(structures, (0.7, 0.2, 0.2))
 
 
 def test_given_split_and_paper_normalisation(cu_snapshots):
