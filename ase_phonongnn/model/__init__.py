@@ -41,6 +41,7 @@ from ase_phonongnn.model._io import (
 )
 from ase_phonongnn.model._ours import (
     N_LEVELS,
+    N_TENSORS,
     BesselBasis,
     EquivariantInteraction,
     Interaction,
@@ -61,6 +62,7 @@ __all__ = [
     "MODELS",
     "MODEL_KEYS",
     "N_LEVELS",
+    "N_TENSORS",
     "PAPER_ARCHITECTURES",
     "READOUTS",
     "BesselBasis",
