@@ -2,7 +2,9 @@
 
 In GFN2-xTB the top valence level of the ideal cubic Ag3SBr 2×2×2 cell is
 six-fold degenerate (Γ point of the supercell); a thermal snapshot splits it,
-and its VBM is the highest of the six. This writes the VBM of each snapshot as
+and its VBM is the highest of the six. The degeneracies of smaller ideal
+supercells, each folding fewer points of the cubic cell's Brillouin zone,
+tell where the six come from (printed first). This writes the VBM of each snapshot as
 the centroid of its top ``g`` occupied levels plus the splitting above it,
 within one temperature, and regresses a model's (by default the shipped
 committee's) VBM predictions on the two parts: a slope below 1 on the
@@ -36,6 +38,14 @@ from ase_phonongnn.train import hash_split, load_structures
 OUT = Path(__file__).parent / "vbm_levels.json"
 #: Occupied levels kept per snapshot, from the VBM down.
 N_KEPT = 24
+#: Points of the cubic cell's Brillouin zone that each ideal supercell folds
+#: onto its Γ point.
+FOLDED_POINTS = {
+    "1x1x1": "Γ",
+    "2x1x1": "Γ, one X",
+    "2x2x1": "Γ, two X, one M",
+    "2x2x2": "Γ, three X, three M, R",
+}
 
 
 def occupied_levels(atoms: Atoms) -> list[float]:
@@ -64,6 +74,18 @@ def main() -> None:
     cache = json.loads(OUT.read_text()) if OUT.exists() else {}
     if "ideal" not in cache:
         cache["ideal"] = occupied_levels(antiperovskite("Br").repeat(2))
+    # which points of the cubic cell's Brillouin zone the six-fold level
+    # comes from: each supercell folds its own set onto its Γ point
+    folded = cache.setdefault("ideal_cells", {})
+    for repeat, points in FOLDED_POINTS.items():
+        if repeat not in folded:
+            cells = tuple(int(n) for n in repeat.split("x"))
+            folded[repeat] = occupied_levels(antiperovskite("Br").repeat(cells))
+        levels = np.array(folded[repeat])
+        print(
+            f"ideal {repeat} cell ({points}): top valence level "
+            f"{int(np.sum(np.abs(levels - levels[-1]) < 1e-4))}-fold"
+        )
     ideal = np.array(cache["ideal"])
     top = ideal[-1]
     print(
