@@ -41,7 +41,6 @@ from ase_phonongnn.model._io import (
 )
 from ase_phonongnn.model._ours import (
     N_LEVELS,
-    N_TENSORS,
     BesselBasis,
     EquivariantInteraction,
     Interaction,
@@ -62,7 +61,6 @@ __all__ = [
     "MODELS",
     "MODEL_KEYS",
     "N_LEVELS",
-    "N_TENSORS",
     "PAPER_ARCHITECTURES",
     "READOUTS",
     "BesselBasis",

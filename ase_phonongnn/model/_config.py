@@ -25,7 +25,7 @@ MODEL_KEYS: Final = (
 )
 
 #: Pooling of the intensive heads of ``ours`` (:attr:`ModelConfig.readout`).
-READOUTS: Final = ("mean", "attention", "levels", "tensor")
+READOUTS: Final = ("mean", "attention", "levels")
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,7 @@ class ModelConfig:
         most distorted environments that set the band edges, or ``"levels"``:
         several atomic outputs per target, each averaged over the atoms, of
         which the value is a smooth maximum minus another (a band edge as the
-        highest of several split levels; :class:`PotentialGNN`), or
-        ``"tensor"``: as ``"levels"``, the levels being the eigenvalues of
-        learned 3 × 3 bond tensors, which split as the environment's
-        symmetry breaks.
+        highest of several split levels; :class:`PotentialGNN`).
     """
 
     model: str = "ours"

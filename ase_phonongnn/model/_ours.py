@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -209,21 +208,8 @@ class EquivariantInteraction(torch.nn.Module):
         return s, v
 
 
-class _Edges(NamedTuple):
-    """The bonds of a batch as the message passing saw them."""
-
-    index: Tensor  # (2, E) source, target
-    vectors: Tensor  # (E, 3) Å
-    distances: Tensor  # (E,) Å
-    radial: Tensor  # (E, K) Bessel basis times envelope
-    weight: Tensor  # (E,) envelope times edge mask
-
-
 #: Levels per band edge in the ``"levels"`` readout of :class:`PotentialGNN`.
 N_LEVELS = 8
-#: Bond tensors per band edge in the ``"tensor"`` readout (3 levels each: six,
-#: as the six-fold top valence level of the ideal Ag3SBr 2×2×2 cell).
-N_TENSORS = 2
 
 
 def _mlp(width: int, n_out: int, dropout: float = 0.0) -> torch.nn.Sequential:
@@ -292,17 +278,6 @@ class PotentialGNN(GraphModel):
           phonon-informed VBM R² 0.744 and 0.716 against 0.695 and 0.723,
           validation 0.816 and 0.815 against 0.758 and 0.780; a better fit,
           not yet a clear gain on the test set.
-          With ``readout="tensor"`` the levels are instead the eigenvalues
-          of :data:`N_TENSORS` learned 3 × 3 bond tensors per half
-          (:meth:`_tensor_levels`): an isotropic atom-averaged level plus a
-          sum of :math:`\hat{\mathbf r}\otimes\hat{\mathbf r}` over the
-          bonds, weighted by the atoms' features and the bond lengths. The
-          cubic point group makes each tensor isotropic, so its three levels
-          are degenerate in the ideal cell and split as the displacements
-          break the symmetry, as a degenerate level does in first-order
-          perturbation theory; averages of atomic values, however many,
-          see only how much the structure is distorted, not in which
-          directions the distortions of different atoms add up.
 
     Why this design
         - The paper's GraphConv weights messages by the raw distance, which
@@ -369,24 +344,18 @@ class PotentialGNN(GraphModel):
         ]
         self.energy_head = _mlp(width, 1) if self.energy_index is not None else None
         n_intensive = len(self.intensive_index)
-        per_target = {"levels": 2 * N_LEVELS, "tensor": 2 * N_TENSORS}
-        n_out = n_intensive * per_target.get(config.readout, 1)
+        levels = config.readout == "levels"
         self.intensive_head = (
-            _mlp(width, n_out, config.dropout) if self.intensive_index else None
+            _mlp(width, n_intensive * (2 * N_LEVELS if levels else 1), config.dropout)
+            if self.intensive_index
+            else None
         )
         # temperature of each target's smooth maximum over its levels, in
         # standardised units; learned, from 0.1
         self.level_log_temperature = (
             torch.nn.Parameter(torch.full((n_intensive,), math.log(0.1)))
-            if self.intensive_index and config.readout in per_target
+            if self.intensive_index and levels
             else None
-        )
-        # "tensor": the anisotropic part of each bond tensor, a weight per
-        # bond from the atom's features and the bond's length
-        tensors = self.intensive_index and config.readout == "tensor"
-        self.tensor_node = _mlp(width, n_out) if tensors else None
-        self.tensor_filter = (
-            torch.nn.Linear(config.n_radial, n_out, bias=False) if tensors else None
         )
         self.intensive_gate = (
             _mlp(width, n_intensive)
@@ -397,60 +366,18 @@ class PotentialGNN(GraphModel):
         self.register_buffer("mean_neighbours", torch.ones(()))
 
     def _level_edges(self, pooled: Tensor) -> Tensor:
-        """Per target, smooth max of its first half of levels minus the second's.
+        """Smooth max of the first N_LEVELS columns minus that of the others.
 
-        ``pooled`` is (structures, targets × 2 K), K levels per half;
-        ``τ logsumexp(x / τ)`` is a maximum smoothed over τ, and its offset
-        (τ log K for equal levels) cancels in the difference.
+        ``pooled`` is (structures, targets × 2 N_LEVELS), each column a mean
+        over the atoms; ``τ logsumexp(x / τ)`` is a maximum smoothed over
+        τ, and its offset (τ log N_LEVELS for equal levels) cancels in the
+        difference.
         """
         assert self.level_log_temperature is not None
-        levels = pooled.view(pooled.shape[0], len(self.intensive_index), 2, -1)
+        levels = pooled.view(pooled.shape[0], -1, 2, N_LEVELS)
         tau = self.level_log_temperature.exp().view(1, -1, 1, 1)
         edges = tau.squeeze(-1) * torch.logsumexp(levels / tau, dim=-1)
         return edges[..., 0] - edges[..., 1]
-
-    def _tensor_levels(
-        self,
-        h: Tensor,
-        isotropic: Tensor,
-        edges: _Edges,
-        batch: Tensor,
-        n_atoms: Tensor,
-    ) -> Tensor:
-        r"""Eigenvalues of each structure's bond tensors, (structures, C × 3).
-
-        Tensor c of a structure is
-        :math:`T_c = \bar a_c\,I + N^{-1}\sum_{i \to j} w_{c,ij}\,
-        \hat{\mathbf r}_{ij}\otimes\hat{\mathbf r}_{ij}`, with
-        :math:`\bar a_c` the atom-averaged isotropic level (``isotropic``,
-        structures × C) and the bond weight the product of an atomic MLP of
-        the receiving atom and a linear filter of the bond's Bessel basis,
-        times its envelope (and edge mask). In a cubic environment the bond
-        sum is isotropic and its three levels degenerate; a displacement
-        splits them as the perturbation of a degenerate p-like level does.
-        The eigenvalues are rotation invariant (:math:`T \to RTR^\top`),
-        intensive (sums over N atoms divided by N), and the smooth maximum
-        over them, :math:`\tau\log\operatorname{tr} e^{T/\tau}`, is
-        smooth in the positions even where levels cross.
-        """
-        assert self.tensor_node is not None and self.tensor_filter is not None
-        target = edges.index[1]
-        unit = edges.vectors / edges.distances.unsqueeze(-1)
-        weights = (
-            self.tensor_node(h).index_select(0, target)
-            * self.tensor_filter(edges.radial)
-            * edges.weight.unsqueeze(-1)
-        )
-        outer = (unit.unsqueeze(-1) * unit.unsqueeze(-2)).flatten(1)  # (E, 9)
-        bond = weights.unsqueeze(-1) * outer.unsqueeze(1)  # (E, C, 9)
-        n_graphs = isotropic.shape[0]
-        summed = torch.zeros(
-            (n_graphs, *bond.shape[1:]), dtype=h.dtype, device=h.device
-        ).index_add(0, batch.index_select(0, target), bond)
-        identity = torch.eye(3, dtype=h.dtype, device=h.device)
-        tensor = summed.view(n_graphs, -1, 3, 3) / n_atoms.view(-1, 1, 1, 1)
-        tensor = tensor + isotropic.unsqueeze(-1).unsqueeze(-1) * identity
-        return torch.linalg.eigvalsh(tensor).flatten(1)
 
     @property
     def has_energy(self) -> bool:
@@ -503,7 +430,7 @@ class PotentialGNN(GraphModel):
                     "na,nab->nb", positions, symmetric[batch]
                 )
                 strained_cell = cell + torch.bmm(cell, symmetric)
-            h, edges = self._node_features(data, species, strained_pos, strained_cell)
+            h = self._node_features(data, species, strained_pos, strained_cell)
             out: dict[str, Tensor] = {}
             n_atoms = torch.zeros(n_graphs, dtype=h.dtype, device=h.device).index_add(
                 0, batch, torch.ones_like(batch, dtype=h.dtype)
@@ -526,8 +453,6 @@ class PotentialGNN(GraphModel):
                 if self.intensive_gate is None:
                     pooled = pooled.index_add(0, batch, per_atom)
                     pooled = pooled / n_atoms.unsqueeze(-1)
-                    if self.tensor_node is not None:
-                        pooled = self._tensor_levels(h, pooled, edges, batch, n_atoms)
                     if self.level_log_temperature is not None:
                         pooled = self._level_edges(pooled)
                 else:
@@ -559,8 +484,7 @@ class PotentialGNN(GraphModel):
 
     def _node_features(
         self, data: Data, species: Tensor, positions: Tensor, cell: Tensor
-    ) -> tuple[Tensor, _Edges]:
-        """Return the final scalar features (n, F) and the bonds they saw."""
+    ) -> Tensor:
         vectors, distances = edge_vectors(data, positions, cell)
         envelope = self.envelope(distances)
         radial = self.radial(distances) * envelope.unsqueeze(-1)
@@ -569,21 +493,20 @@ class PotentialGNN(GraphModel):
         # filter's input.
         mask = self.edge_mask(data)
         weight = envelope if mask is None else envelope * mask
-        edges = _Edges(data.edge_index, vectors, distances, radial, weight)
         h: Tensor = self.embedding(species)
         if not self.config.equivariant:
             for interaction in self.interactions:
                 h = interaction(
                     h, radial, weight, data.edge_index, self.mean_neighbours
                 )
-            return h, edges
+            return h
         unit = vectors / distances.unsqueeze(-1)
         v = h.new_zeros((h.shape[0], 3, h.shape[1]))
         for interaction in self.interactions:
             h, v = interaction(
                 h, v, radial, weight, unit, data.edge_index, self.mean_neighbours
             )
-        return h, edges
+        return h
 
     def fit_normalisation(self, graphs: Sequence[Data]) -> None:
         """Fit reference energies, energy scale, neighbour count and head scaling."""

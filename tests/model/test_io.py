@@ -70,10 +70,9 @@ def outputs(net, graph):
         ("ours", {}),
         ("ours", {"readout": "attention"}),
         ("ours", {"readout": "levels"}),
-        ("ours", {"readout": "tensor"}),
         ("paper-2", {}),
     ],
-    ids=["ours", "ours-attention", "ours-levels", "ours-tensor", "paper-2"],
+    ids=["ours", "ours-attention", "ours-levels", "paper-2"],
 )
 def test_save_then_load_predicts_identically(tmp_path, key, options):
     net, graphs = fitted_model(key, **options)

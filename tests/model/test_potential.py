@@ -15,13 +15,7 @@ from scipy.spatial.transform import Rotation
 from ase_phonongnn import keys
 from ase_phonongnn.errors import UnknownElementError
 from ase_phonongnn.graph import build_graph
-from ase_phonongnn.model import (
-    MODEL_KEYS,
-    N_LEVELS,
-    N_TENSORS,
-    ModelConfig,
-    build_model,
-)
+from ase_phonongnn.model import MODEL_KEYS, N_LEVELS, ModelConfig, build_model
 from ase_phonongnn.structures import antiperovskite
 
 CUTOFF = 4.0
@@ -39,8 +33,6 @@ VARIANTS = {
     "painn": {"equivariant": True},
     "attention": {"readout": "attention"},
     "levels": {"readout": "levels"},
-    "tensor": {"readout": "tensor"},
-    "tensor-painn": {"readout": "tensor", "equivariant": True},
 }
 
 
@@ -252,62 +244,22 @@ def test_attention_readout_with_equal_gates_is_the_mean_readout():
         np.testing.assert_allclose(attention[target], mean[target], rtol=1e-12)
 
 
-@pytest.mark.parametrize(
-    ("readout", "n_levels"), [("levels", N_LEVELS), ("tensor", N_TENSORS)]
-)
-def test_levels_readout_with_equal_levels_is_the_mean_readout(readout, n_levels):
-    """Equal levels: both smooth maxima carry the same offset τ log K, which cancels.
-
-    For ``"tensor"`` the bond weights are zero, so every tensor is its
-    isotropic level times the identity, three equal levels.
-    """
-    mean_net, net = mean_and_other_readout(readout)
+def test_levels_readout_with_equal_levels_is_the_mean_readout():
+    """Equal levels: both smooth maxima carry the same offset τ log K, which cancels."""
+    mean_net, net = mean_and_other_readout("levels")
     last, mean_last = net.intensive_head[-1], mean_net.intensive_head[-1]
     with torch.no_grad():
-        # per target: n_levels copies of the mean head's output, then n_levels zeros
-        weight = torch.zeros_like(last.weight).view(3, 2, n_levels, -1)
+        # per target: N_LEVELS copies of the mean head's output, then N_LEVELS zeros
+        weight = torch.zeros_like(last.weight).view(3, 2, N_LEVELS, -1)
         weight[:, 0] = mean_last.weight.unsqueeze(1)
-        bias = torch.zeros_like(last.bias).view(3, 2, n_levels)
+        bias = torch.zeros_like(last.bias).view(3, 2, N_LEVELS)
         bias[:, 0] = mean_last.bias.unsqueeze(1)
         last.weight.copy_(weight.reshape(last.weight.shape))
         last.bias.copy_(bias.reshape(last.bias.shape))
-        if readout == "tensor":
-            torch.nn.init.zeros_(net.tensor_filter.weight)
     atoms = ag3sbr(seed=4)
     mean, levels = predict(mean_net, atoms), predict(net, atoms)
     for target in TARGETS:
         np.testing.assert_allclose(levels[target], mean[target], rtol=1e-12)
-
-
-@pytest.mark.parametrize("equivariant", [False, True])
-def test_tensor_levels_are_degenerate_in_the_cubic_cell_and_split_off_it(equivariant):
-    """The cubic point group makes every bond tensor isotropic: three equal levels."""
-    config = ModelConfig(
-        targets=TARGETS,
-        species=(16, 35, 47),
-        cutoff=CUTOFF,
-        hidden_channels=16,
-        readout="tensor",
-        equivariant=equivariant,
-    )
-    net = build_model(config, seed=6, dtype=torch.float64).eval()
-
-    def levels(atoms):
-        graph = build_graph(atoms, cutoff=CUTOFF, dtype=torch.float64)
-        species = net.species_indices(graph.z)
-        batch, _ = net.graph_batch(graph)
-        h, edges = net._node_features(graph, species, graph.pos, graph.cell)
-        isotropic = torch.zeros((1, 3 * 2 * N_TENSORS), dtype=torch.float64)
-        n_atoms = torch.tensor([float(len(atoms))], dtype=torch.float64)
-        out = net._tensor_levels(h, isotropic, edges, batch, n_atoms)
-        return out.detach().numpy().reshape(-1, 3)
-
-    cubic = levels(antiperovskite("Br"))
-    np.testing.assert_allclose(cubic - cubic.mean(axis=1, keepdims=True), 0, atol=1e-12)
-    # the bonds carry weight: the isotropic level is not zero
-    assert np.abs(cubic).max() > 1e-3
-    split = levels(ag3sbr(seed=2, rattle=0.1))
-    assert np.min(split[:, 2] - split[:, 0]) > 1e-4
 
 
 def test_levels_readout_is_the_highest_level_when_cold():
