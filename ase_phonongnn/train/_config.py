@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
+from ase import Atoms
 
 from ase_phonongnn._config import check_integer, check_number, config_from_dict
-from ase_phonongnn.train._split import check_fractions
+from ase_phonongnn.train._split import Split, check_fractions, hash_split, random_split
 
 Dtype = Literal["float32", "float64"]
 SplitBy = Literal["random", "hash"]
@@ -121,6 +122,12 @@ class TrainConfig:
             raise ValueError(
                 f"device must be cpu, cuda, cuda:N or auto (got {self.device!r})"
             )
+
+    def make_split(self, structures: Sequence[Atoms]) -> Split:
+        """Return the split of ``structures`` that ``split_by`` names."""
+        if self.split_by == "hash":
+            return hash_split(structures, self.fractions)
+        return random_split(len(structures), self.fractions, self.seed)
 
     @property
     def torch_dtype(self) -> torch.dtype:

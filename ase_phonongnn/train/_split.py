@@ -143,7 +143,7 @@ def hash_split(
     structures
         The structures to split.
     fractions
-        Training, validation and test fractions, in whole percent.
+        Training, validation and test fractions, rounded to whole percent.
 
     Returns
     -------

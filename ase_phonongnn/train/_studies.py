@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from ase_phonongnn.model import PAPER_ARCHITECTURES, ModelConfig
 from ase_phonongnn.train._config import TrainConfig
 from ase_phonongnn.train._data import labelled_graphs
-from ase_phonongnn.train._split import Split, random_split
+from ase_phonongnn.train._split import Split
 from ase_phonongnn.train._trainer import TrainResult, json_safe, train
 
 #: The paper's grid (PAPER.md): 5 learning rates x 4 widths x 4 dropouts,
@@ -216,7 +216,7 @@ def sweep(
         Model keys to sweep over (the ``model`` axis); None keeps
         ``model_config.model``.
     split
-        The split of every run (default: seeded random by ``config``).
+        The split of every run (default: ``config.make_split``).
     """
     config = TrainConfig() if config is None else config
     unknown = sorted(set(grid) - _MODEL_FIELDS - _TRAIN_FIELDS)
@@ -231,7 +231,7 @@ def sweep(
     if models is not None:
         axes = {"model": tuple(models), **axes}
     if split is None:
-        split = random_split(len(structures), config.fractions, config.seed)
+        split = config.make_split(structures)
     names = list(axes)
     combos = list(itertools.product(*(axes[name] for name in names)))
     graph_cache: dict[tuple[Any, ...], Any] = {}

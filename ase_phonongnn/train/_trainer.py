@@ -25,7 +25,7 @@ from ase_phonongnn.model._base import spread
 from ase_phonongnn.train._config import TrainConfig
 from ase_phonongnn.train._data import dataset_digest, labelled_graphs
 from ase_phonongnn.train._metrics import regression_metrics
-from ase_phonongnn.train._split import Split, hash_split, random_split
+from ase_phonongnn.train._split import Split
 
 #: Names of the splits in metrics and predictions.
 SPLITS = ("train", "validation", "test")
@@ -209,10 +209,8 @@ def train(
             f"({start_from.config} != {model_config}); pass start_from.config "
             "as model_config"
         )
-    if split is None and config.split_by == "hash":
-        split = hash_split(structures, config.fractions)
-    elif split is None:
-        split = random_split(len(structures), config.fractions, config.seed)
+    if split is None:
+        split = config.make_split(structures)
     elif not isinstance(split, Split):
         split = Split.from_dict(split)
     split.check(len(structures))

@@ -210,6 +210,10 @@ def test_hash_split_keeps_each_structure_in_its_set_as_the_dataset_grows():
     assert sorted(49 - i for i in reversed_split.test) == list(hash_split(hashed).test)
     with pytest.raises(ValueError, match="sum to 1"):
         hash_split(structures, (0.7, 0.2, 0.2))
+    # what train() and sweep() use without a split
+    assert TrainConfig(split_by="hash", seed=3).make_split(structures) == grown
+    with pytest.raises(ValueError, match="split_by must be random or hash"):
+        TrainConfig(split_by="time")
 
 
 def test_given_split_and_paper_normalisation(cu_snapshots):
