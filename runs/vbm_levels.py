@@ -4,11 +4,11 @@ In GFN2-xTB the top valence level of the ideal cubic Ag3SBr 2×2×2 cell is
 six-fold degenerate (Γ point of the supercell); a thermal snapshot splits it,
 and its VBM is the highest of the six. The degeneracies of smaller ideal
 supercells, each folding fewer points of the cubic cell's Brillouin zone,
-tell where the six come from (printed first). This writes the VBM of each snapshot as
-the centroid of its top ``g`` occupied levels plus the splitting above it,
-within one temperature, and regresses a model's (by default the shipped
-committee's) VBM predictions on the two parts: a slope below 1 on the
-splitting is the share of it the model does not follow.
+tell where the six come from (printed first). This writes the VBM of each
+snapshot as the centroid of its top ``g`` occupied levels plus the splitting
+above it, within one temperature, and regresses a model's (by default the
+shipped committee's) VBM predictions on the two parts: a slope below 1 on
+the splitting is the share of it the model does not follow.
 
     python runs/vbm_levels.py [--temperatures 300 500] [--count 40] [--model default]
 
@@ -72,8 +72,6 @@ def main() -> None:
     args = parser.parse_args()
 
     cache = json.loads(OUT.read_text()) if OUT.exists() else {}
-    if "ideal" not in cache:
-        cache["ideal"] = occupied_levels(antiperovskite("Br").repeat(2))
     # which points of the cubic cell's Brillouin zone the six-fold level
     # comes from: each supercell folds its own set onto its Γ point
     folded = cache.setdefault("ideal_cells", {})
@@ -86,7 +84,7 @@ def main() -> None:
             f"ideal {repeat} cell ({points}): top valence level "
             f"{int(np.sum(np.abs(levels - levels[-1]) < 1e-4))}-fold"
         )
-    ideal = np.array(cache["ideal"])
+    ideal = np.array(folded["2x2x2"])
     top = ideal[-1]
     print(
         f"ideal 2×2×2 cell: top valence level {top:.3f} eV, "
