@@ -53,6 +53,7 @@ from ase_phonongnn.model._paper import (
     PaperGraphConv,
 )
 from ase_phonongnn.model._registry import MODELS, build_model
+from ase_phonongnn.model._tight_binding import N_ORBITALS, TightBindingReadout
 
 __all__ = [
     "EDGE_MASK",
@@ -61,6 +62,7 @@ __all__ = [
     "MODELS",
     "MODEL_KEYS",
     "N_LEVELS",
+    "N_ORBITALS",
     "PAPER_ARCHITECTURES",
     "READOUTS",
     "BesselBasis",
@@ -72,6 +74,7 @@ __all__ = [
     "PaperGraphConv",
     "PolynomialEnvelope",
     "PotentialGNN",
+    "TightBindingReadout",
     "build_model",
     "load_model",
     "model_metadata",

@@ -25,7 +25,7 @@ MODEL_KEYS: Final = (
 )
 
 #: Pooling of the intensive heads of ``ours`` (:attr:`ModelConfig.readout`).
-READOUTS: Final = ("mean", "attention", "levels")
+READOUTS: Final = ("mean", "attention", "levels", "tight-binding")
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,11 @@ class ModelConfig:
         most distorted environments that set the band edges, or ``"levels"``:
         several atomic outputs per target, each averaged over the atoms, of
         which the value is a smooth maximum minus another (a band edge as the
-        highest of several split levels; :class:`PotentialGNN`).
+        highest of several split levels; :class:`PotentialGNN`), or
+        ``"tight-binding"``: the mean plus the highest eigenvalue of one
+        learned Γ-point tight-binding Hamiltonian of the cell minus that of
+        another (:class:`TightBindingReadout`), whose levels split linearly
+        with the bond lengths.
     """
 
     model: str = "ours"

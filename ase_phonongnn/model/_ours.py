@@ -16,6 +16,7 @@ from ase_phonongnn import keys
 from ase_phonongnn.graph import edge_vectors
 from ase_phonongnn.model._base import GraphModel, spread, stacked_labels
 from ase_phonongnn.model._config import ModelConfig
+from ase_phonongnn.model._tight_binding import TightBindingReadout
 
 #: Voigt order of ASE: xx, yy, zz, yz, xz, xy.
 _VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
@@ -278,7 +279,14 @@ class PotentialGNN(GraphModel):
           phonon-informed VBM R² 0.744 and 0.716 against 0.695 and 0.723,
           validation 0.816 and 0.815 against 0.758 and 0.780; a better fit,
           not yet a clear gain on the test set. One PaiNN member of the
-          shipped committee uses it.
+          shipped committee uses it. With ``readout="tight-binding"`` each
+          target adds to its mean the highest level of one learned Γ-point
+          tight-binding Hamiltonian of the whole cell minus that of another
+          (:class:`~ase_phonongnn.model.TightBindingReadout`): hoppings
+          depend on the bond lengths, which change linearly with the
+          displacements, so a degenerate top level splits linearly, as the
+          VBM does, and the levels of all wavevectors that fold onto the
+          cell's Γ point mix, which no sum over the atoms can follow.
 
     Why this design
         - The paper's GraphConv weights messages by the raw distance, which
@@ -363,6 +371,13 @@ class PotentialGNN(GraphModel):
             if self.intensive_index and config.readout == "attention"
             else None
         )
+        # two Hamiltonians per target: its value is the highest level of the
+        # first minus that of the second, plus the mean of its atomic outputs
+        self.tight_binding = (
+            TightBindingReadout(width, config.n_radial, 2 * n_intensive)
+            if self.intensive_index and config.readout == "tight-binding"
+            else None
+        )
         self.register_buffer("atomic_energies", torch.zeros(len(config.species)))
         self.register_buffer("mean_neighbours", torch.ones(()))
 
@@ -431,7 +446,9 @@ class PotentialGNN(GraphModel):
                     "na,nab->nb", positions, symmetric[batch]
                 )
                 strained_cell = cell + torch.bmm(cell, symmetric)
-            h = self._node_features(data, species, strained_pos, strained_cell)
+            h, radial, weight = self._node_features(
+                data, species, strained_pos, strained_cell
+            )
             out: dict[str, Tensor] = {}
             n_atoms = torch.zeros(n_graphs, dtype=h.dtype, device=h.device).index_add(
                 0, batch, torch.ones_like(batch, dtype=h.dtype)
@@ -456,6 +473,11 @@ class PotentialGNN(GraphModel):
                     pooled = pooled / n_atoms.unsqueeze(-1)
                     if self.level_log_temperature is not None:
                         pooled = self._level_edges(pooled)
+                    if self.tight_binding is not None:
+                        top = self.tight_binding(
+                            h, radial, weight, data.edge_index, batch, n_graphs
+                        ).view(n_graphs, -1, 2)
+                        pooled = pooled + top[..., 0] - top[..., 1]
                 else:
                     # softmax over the atoms of each structure, per target
                     weights = softmax(self.intensive_gate(h), batch, num_nodes=n_graphs)
@@ -485,7 +507,8 @@ class PotentialGNN(GraphModel):
 
     def _node_features(
         self, data: Data, species: Tensor, positions: Tensor, cell: Tensor
-    ) -> Tensor:
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Return node features (n, F), radial basis (E, K) and edge weights (E,)."""
         vectors, distances = edge_vectors(data, positions, cell)
         envelope = self.envelope(distances)
         radial = self.radial(distances) * envelope.unsqueeze(-1)
@@ -500,14 +523,14 @@ class PotentialGNN(GraphModel):
                 h = interaction(
                     h, radial, weight, data.edge_index, self.mean_neighbours
                 )
-            return h
+            return h, radial, weight
         unit = vectors / distances.unsqueeze(-1)
         v = h.new_zeros((h.shape[0], 3, h.shape[1]))
         for interaction in self.interactions:
             h, v = interaction(
                 h, v, radial, weight, unit, data.edge_index, self.mean_neighbours
             )
-        return h
+        return h, radial, weight
 
     def fit_normalisation(self, graphs: Sequence[Data]) -> None:
         """Fit reference energies, energy scale, neighbour count and head scaling."""

@@ -33,6 +33,7 @@ VARIANTS = {
     "painn": {"equivariant": True},
     "attention": {"readout": "attention"},
     "levels": {"readout": "levels"},
+    "tight-binding": {"readout": "tight-binding"},
 }
 
 
@@ -177,7 +178,9 @@ def test_energy_extensive_and_intensive_heads_invariant_under_supercell(model):
         n = round(abs(np.linalg.det(matrix)))
         out = predict(model, big)
         assert out[keys.ENERGY][0] == pytest.approx(n * ref[keys.ENERGY][0], rel=1e-10)
-        for target in TARGETS:
+        # a Γ-point Hamiltonian's levels depend on the cell: see
+        # test_tight_binding_levels_of_a_cell_are_levels_of_its_supercells
+        for target in TARGETS if model.tight_binding is None else ():
             assert out[target][0] == pytest.approx(ref[target][0], rel=1e-9, abs=1e-12)
         np.testing.assert_allclose(out[keys.STRESS], ref[keys.STRESS], atol=1e-10)
     # a different but equivalent cell of the same crystal (same atoms count)
@@ -277,6 +280,46 @@ def test_levels_readout_is_the_highest_level_when_cold():
         net.level_log_temperature.fill_(math.log(1e-6))
     expected = pooled[:, :N_LEVELS].max(1).values - pooled[:, N_LEVELS:].max(1).values
     torch.testing.assert_close(net._level_edges(pooled)[:, 0], expected)
+
+
+def tight_binding_levels(net, atoms) -> np.ndarray:
+    """All levels (H, n × orbitals) of the tight-binding readout for one structure."""
+    graph = build_graph(atoms, cutoff=CUTOFF, dtype=torch.float64)
+    species = net.species_indices(graph.z)
+    features = net._node_features(graph, species, graph.pos, graph.cell)
+    batch = torch.zeros(len(atoms), dtype=torch.long)
+    levels, _ = net.tight_binding.spectra(*features, graph.edge_index, batch, 1)
+    return levels[0].detach().numpy()
+
+
+def test_tight_binding_levels_of_a_cell_are_levels_of_its_supercells():
+    """Bloch: a supercell's Γ point holds the cell's Γ levels, and more."""
+    config = ModelConfig(
+        targets=TARGETS,
+        species=(16, 35, 47),
+        cutoff=CUTOFF,
+        hidden_channels=16,
+        readout="tight-binding",
+    )
+    net = build_model(config, seed=2, dtype=torch.float64).eval()
+    atoms = ag3sbr((1, 1, 1), seed=7)
+    small = tight_binding_levels(net, atoms)
+    n_hamiltonians, n_levels = small.shape
+    assert (n_hamiltonians, n_levels) == (6, 5 * net.tight_binding.n_orbitals)
+    for matrix in (
+        [[2, 0, 0], [0, 1, 0], [0, 0, 1]],
+        [[1, 1, 0], [-1, 1, 0], [0, 0, 2]],
+    ):
+        big = tight_binding_levels(net, make_supercell(atoms, matrix))
+        n = round(abs(np.linalg.det(matrix)))
+        assert big.shape == (n_hamiltonians, n * n_levels)
+        for k in range(n_hamiltonians):
+            # every level of the cell is a level of the supercell ...
+            to_big = np.abs(big[k][:, None] - small[k][None, :]).min(axis=0)
+            np.testing.assert_allclose(to_big, 0.0, atol=1e-10)
+            # ... which has others: wavevectors that fold onto its Γ point
+            to_small = np.abs(big[k][:, None] - small[k][None, :]).min(axis=1)
+            assert to_small.max() > 1e-3
 
 
 def test_unseen_element_is_refused(model):
