@@ -13,7 +13,7 @@ cell's own bonds do: a bond length changes linearly with the displacements,
 and the Hamiltonian couples the atoms wherever they are in the cell.
 
 No library builds such a readout from a graph, so it is written here; the
-diagonalisation is :func:`torch.linalg.eigvalsh`.
+diagonalisation is :func:`torch.linalg.eigh`.
 """
 
 from __future__ import annotations
@@ -171,7 +171,10 @@ class TightBindingReadout(torch.nn.Module):
             matrices = matrices + torch.diag_embed(
                 padding.unsqueeze(1).to(matrices.dtype) * floor
             )
-        return torch.linalg.eigvalsh(matrices), sizes
+        # eigh, not eigvalsh: autograd computes the eigenvectors anyway, and
+        # LAPACK's eigenvalues-only routine differs in the last digits, so a
+        # prediction would depend on whether forces were asked for
+        return torch.linalg.eigh(matrices).eigenvalues, sizes
 
     def forward(
         self,

@@ -322,6 +322,24 @@ def test_tight_binding_levels_of_a_cell_are_levels_of_its_supercells():
             assert to_small.max() > 1e-3
 
 
+def test_tight_binding_levels_do_not_depend_on_asking_for_forces():
+    """Single precision: a band edge is the same with and without forces."""
+    config = ModelConfig(
+        targets=TARGETS,
+        species=(16, 35, 47),
+        cutoff=CUTOFF,
+        hidden_channels=16,
+        readout="tight-binding",
+    )
+    net = build_model(config, seed=4).eval()
+    graph = build_graph(ag3sbr((2, 1, 1), seed=9), cutoff=CUTOFF)
+    with torch.no_grad():
+        plain = net(graph)
+    with_forces = net(graph, compute_forces=True, compute_stress=True)
+    for target in TARGETS:
+        assert torch.equal(plain[target], with_forces[target].detach()), target
+
+
 def test_unseen_element_is_refused(model):
     atoms = bulk("Cu", "fcc", a=3.6)
     with pytest.raises(UnknownElementError, match=r"Cu is not in this model's species"):
