@@ -235,9 +235,10 @@ class PotentialGNN(GraphModel):
           vector features (:class:`EquivariantInteraction`; on 484 Ag3SBr
           snapshots forces R² 0.956 against 0.943, heads no better, 3.4× the
           epoch time; on 2,717, held-out phonon-informed band gap R² 0.961
-          against 0.941, forces 0.978 against 0.966; five of the shipped
-          committee's six members), with SiLU and residual updates, message sums
-          divided by the square root of the mean number of neighbours of the
+          against 0.941, forces 0.978 against 0.966; all six members of
+          the shipped committee), with SiLU and residual updates, message
+          sums divided by the square root of the mean number of neighbours
+          of the
           training set (a constant, so energies stay extensive);
         - energy: :math:`E = \sum_i [\,s\,\varepsilon(\mathbf{h}_i) + E^0_{Z_i}]`,
           a sum of atomic energies (extensive by construction), with per-element
@@ -279,9 +280,10 @@ class PotentialGNN(GraphModel):
           phonon-informed VBM R² 0.744 and 0.716 against 0.695 and 0.723,
           validation 0.816 and 0.815 against 0.758 and 0.780; a better fit,
           not yet a clear gain on the test set. One PaiNN member of the
-          shipped committee uses it. With ``readout="tight-binding"`` each
-          target adds to its mean the highest level of one learned Γ-point
-          tight-binding Hamiltonian of the whole cell minus that of another
+          shipped committee uses it, another the tight-binding readout.
+          With ``readout="tight-binding"`` each target adds to its mean
+          the highest level of one learned Γ-point tight-binding
+          Hamiltonian of the whole cell minus that of another
           (:class:`~ase_phonongnn.model.TightBindingReadout`): hoppings
           depend on the bond lengths, which change linearly with the
           displacements, so a degenerate top level splits linearly, as the
