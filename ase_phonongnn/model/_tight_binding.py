@@ -49,6 +49,11 @@ class TightBindingReadout(torch.nn.Module):
     (Bloch's theorem), plus the levels at the wavevectors that fold onto
     its Γ, as in a Γ-point electronic calculation of each.
 
+    The matrices are dense: memory grows as the square of the number of
+    atoms and the diagonalisation as its cube (40 atoms, two orbitals:
+    80 × 80, negligible beside the message passing; a 1,000-atom cell
+    would need 2,000 × 2,000 per Hamiltonian).
+
     Parameters
     ----------
     width
@@ -104,7 +109,7 @@ class TightBindingReadout(torch.nn.Module):
 
         ``radial`` is the radial basis (E, K), ``weight`` the envelope times
         the edge mask (E,). Structures are padded to M = max n × n_orbitals
-        rows; the padding rows are zero here (see :meth:`forward`).
+        rows; the padding rows are zero here (see :meth:`spectra`).
         """
         n_o, n_h = self.n_orbitals, self.n_hamiltonians
         counts = torch.bincount(batch, minlength=n_graphs)
