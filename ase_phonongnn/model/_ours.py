@@ -238,8 +238,7 @@ class PotentialGNN(GraphModel):
           against 0.941, forces 0.978 against 0.966; all six members of
           the shipped committee), with SiLU and residual updates, message
           sums divided by the square root of the mean number of neighbours
-          of the
-          training set (a constant, so energies stay extensive);
+          of the training set (a constant, so energies stay extensive);
         - energy: :math:`E = \sum_i [\,s\,\varepsilon(\mathbf{h}_i) + E^0_{Z_i}]`,
           a sum of atomic energies (extensive by construction), with per-element
           reference energies :math:`E^0` from a least-squares fit of the

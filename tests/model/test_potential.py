@@ -282,6 +282,17 @@ def test_levels_readout_is_the_highest_level_when_cold():
     torch.testing.assert_close(net._level_edges(pooled)[:, 0], expected)
 
 
+def tight_binding_net(seed: int, dtype: torch.dtype):
+    config = ModelConfig(
+        targets=TARGETS,
+        species=(16, 35, 47),
+        cutoff=CUTOFF,
+        hidden_channels=16,
+        readout="tight-binding",
+    )
+    return build_model(config, seed=seed, dtype=dtype).eval()
+
+
 def tight_binding_levels(net, atoms) -> np.ndarray:
     """All levels (H, n × orbitals) of the tight-binding readout for one structure."""
     graph = build_graph(atoms, cutoff=CUTOFF, dtype=torch.float64)
@@ -294,14 +305,7 @@ def tight_binding_levels(net, atoms) -> np.ndarray:
 
 def test_tight_binding_levels_of_a_cell_are_levels_of_its_supercells():
     """Bloch: a supercell's Γ point holds the cell's Γ levels, and more."""
-    config = ModelConfig(
-        targets=TARGETS,
-        species=(16, 35, 47),
-        cutoff=CUTOFF,
-        hidden_channels=16,
-        readout="tight-binding",
-    )
-    net = build_model(config, seed=2, dtype=torch.float64).eval()
+    net = tight_binding_net(seed=2, dtype=torch.float64)
     atoms = ag3sbr((1, 1, 1), seed=7)
     small = tight_binding_levels(net, atoms)
     n_hamiltonians, n_levels = small.shape
@@ -324,14 +328,7 @@ def test_tight_binding_levels_of_a_cell_are_levels_of_its_supercells():
 
 def test_tight_binding_levels_do_not_depend_on_asking_for_forces():
     """Single precision: a band edge is the same with and without forces."""
-    config = ModelConfig(
-        targets=TARGETS,
-        species=(16, 35, 47),
-        cutoff=CUTOFF,
-        hidden_channels=16,
-        readout="tight-binding",
-    )
-    net = build_model(config, seed=4).eval()
+    net = tight_binding_net(seed=4, dtype=torch.float32)
     graph = build_graph(ag3sbr((2, 1, 1), seed=9), cutoff=CUTOFF)
     with torch.no_grad():
         plain = net(graph)
