@@ -4,8 +4,9 @@ Samples a few normal-mode snapshots from a phonopy_params.yaml and runs one
 tblite single point per snapshot and SCF setting, printing whether it
 converged, the time and the band gap. The settings are those tried for Ag3SI
 (see runs/README.rst): the retry ladder's mixer dampings, more cycles, looser
-accuracy, hot electrons, other starting guesses, and a hot SCF (CEH or EEQ
-guess) whose density restarts the 300 K one.
+accuracy, hot electrons, other starting guesses, a hot SCF (CEH or EEQ guess)
+whose density restarts the 300 K one, and tblite's electronic-temperature
+annealing (hot electrons cooled to 300 K within the SCF).
 
     python runs/scf_convergence_check.py runs/Ag3SI_300K_start_params.yaml 300 3
 
@@ -43,6 +44,9 @@ SETTINGS: list[dict[str, float]] = [
     {"max-iter": 250, "guess": 1},  # EEQ charges
     {"max-iter": 250, "hot_K": 5000.0, "guess": 2},  # CEH, then restart at 300 K
     {"max-iter": 250, "hot_K": 3000.0, "guess": 1},
+    # tblite's own annealing: electrons start hot (K), held, then cooled to 300 K
+    {"max-iter": 500, "anneal_K": (3000.0, 50, 50)},
+    {"max-iter": 500, "anneal_K": (5000.0, 100, 100)},
 ]
 
 
@@ -51,6 +55,9 @@ def single_point(atoms: Atoms, settings: dict[str, float], restart=None):
     settings = dict(settings)
     temperature = settings.pop("temperature_K", 300.0)
     settings.pop("hot_K", None)
+    if "anneal_K" in settings:  # (start in K, cycles held, cycles cooling)
+        start, hold, cycles = settings.pop("anneal_K")
+        settings["annealing"] = (start * kB / Hartree, hold, cycles)
     calc = Calculator(
         "GFN2-xTB",
         atoms.numbers,
