@@ -52,6 +52,11 @@ SETTINGS: list[dict[str, float]] = [
 
 def single_point(atoms: Atoms, settings: dict[str, float], restart=None):
     """One tblite GFN2-xTB single point with the given settings."""
+    return gfn2_calculator(atoms, settings).singlepoint(restart)
+
+
+def gfn2_calculator(atoms: Atoms, settings: dict[str, float]) -> Calculator:
+    """Return a tblite GFN2-xTB calculator of ``atoms`` set up with ``settings``."""
     settings = dict(settings)
     temperature = settings.pop("temperature_K", 300.0)
     settings.pop("hot_K", None)
@@ -69,7 +74,7 @@ def single_point(atoms: Atoms, settings: dict[str, float], restart=None):
     calc.set("temperature", temperature * kB / Hartree)
     for key, value in settings.items():
         calc.set(key, value)
-    return calc.singlepoint(restart)
+    return calc
 
 
 def check(atoms: Atoms, settings: dict[str, float]) -> tuple[bool, float, float]:
