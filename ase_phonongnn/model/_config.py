@@ -25,7 +25,7 @@ MODEL_KEYS: Final = (
 )
 
 #: Pooling of the intensive heads of ``ours`` (:attr:`ModelConfig.readout`).
-READOUTS: Final = ("mean", "attention", "levels", "tight-binding", "local")
+READOUTS: Final = ("mean", "attention", "levels", "tight-binding")
 
 
 @dataclass(frozen=True)
@@ -75,11 +75,7 @@ class ModelConfig:
         ``"tight-binding"``: the mean plus the highest eigenvalue of one
         learned Γ-point tight-binding Hamiltonian of the cell minus that of
         another (:class:`TightBindingReadout`), whose levels split linearly
-        with the bond lengths, or ``"local"``: two band edges per target,
-        each a smooth maximum of a band level (a mean over the atoms) and a
-        local level (a smooth maximum over the atoms), the value being the
-        first minus the second (a level localised on one distorted
-        environment can rise above the band; :class:`PotentialGNN`).
+        with the bond lengths.
     """
 
     model: str = "ours"

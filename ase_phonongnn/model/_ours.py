@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
-from torch_geometric.utils import scatter, softmax
+from torch_geometric.utils import softmax
 
 from ase_phonongnn import keys
 from ase_phonongnn.graph import edge_vectors
@@ -362,21 +362,18 @@ class PotentialGNN(GraphModel):
         self.energy_head = _mlp(width, 1) if self.energy_index is not None else None
         n_intensive = len(self.intensive_index)
         levels = config.readout == "levels"
-        local = config.readout == "local"
-        per_target = 2 * N_LEVELS if levels else (4 if local else 1)
         self.intensive_head = (
-            _mlp(width, n_intensive * per_target, config.dropout)
+            _mlp(width, n_intensive * (2 * N_LEVELS if levels else 1), config.dropout)
             if self.intensive_index
             else None
         )
-        # temperature of each target's smooth maxima (over its levels, or
-        # over the atoms and the band), in standardised units; learned, from 0.1
+        # temperature of each target's smooth maximum over its levels, in
+        # standardised units; learned, from 0.1
         self.level_log_temperature = (
             torch.nn.Parameter(torch.full((n_intensive,), math.log(0.1)))
-            if self.intensive_index and (levels or local)
+            if self.intensive_index and levels
             else None
         )
-        self.local_readout = local
         self.intensive_gate = (
             _mlp(width, n_intensive)
             if self.intensive_index and config.readout == "attention"
@@ -404,37 +401,6 @@ class PotentialGNN(GraphModel):
         levels = pooled.view(pooled.shape[0], -1, 2, N_LEVELS)
         tau = self.level_log_temperature.exp().view(1, -1, 1, 1)
         edges = tau.squeeze(-1) * torch.logsumexp(levels / tau, dim=-1)
-        return edges[..., 0] - edges[..., 1]
-
-    def _local_edges(
-        self, per_atom: Tensor, batch: Tensor, n_graphs: int, n_atoms: Tensor
-    ) -> Tensor:
-        """Band edges as the higher of a band level and the highest local level.
-
-        ``per_atom`` is (atoms, targets × 4): for each target and each of its
-        two edges a band output, averaged over the atoms into the band level
-        B, and a local output b_i, whose smooth maximum over the atoms is
-        L = τ log[(1/N) Σ_i exp(b_i/τ)] (the mean inside keeps it the same
-        for a cell and its supercells). The edge is τ log(e^{B/τ} + e^{L/τ})
-        and the value the first edge minus the second, so a target can rise
-        (a VBM) or fall (a band gap) when one atom's level leaves the band.
-        """
-        assert self.level_log_temperature is not None
-        values = per_atom.view(per_atom.shape[0], -1, 2, 2)
-        tau = self.level_log_temperature.exp().view(1, -1, 1)
-        band = torch.zeros(
-            (n_graphs, *values.shape[1:3]), dtype=values.dtype, device=values.device
-        ).index_add(0, batch, values[..., 0]) / n_atoms.view(-1, 1, 1)
-        scaled = values[..., 1] / tau
-        # subtract each structure's largest value before exponentiating; it
-        # cancels exactly, so it carries no gradient
-        top = scatter(scaled.detach(), batch, dim=0, dim_size=n_graphs, reduce="max")
-        shifted = (scaled - top[batch]).exp()
-        mean = torch.zeros_like(band).index_add(0, batch, shifted) / n_atoms.view(
-            -1, 1, 1
-        )
-        local = tau * (mean.log() + top)
-        edges = tau * torch.logaddexp(band / tau, local / tau)
         return edges[..., 0] - edges[..., 1]
 
     @property
@@ -510,9 +476,7 @@ class PotentialGNN(GraphModel):
                 pooled = torch.zeros(
                     (n_graphs, per_atom.shape[1]), dtype=h.dtype, device=h.device
                 )
-                if self.local_readout:
-                    pooled = self._local_edges(per_atom, batch, n_graphs, n_atoms)
-                elif self.intensive_gate is None:
+                if self.intensive_gate is None:
                     pooled = pooled.index_add(0, batch, per_atom)
                     pooled = pooled / n_atoms.unsqueeze(-1)
                     if self.level_log_temperature is not None:

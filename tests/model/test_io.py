@@ -71,17 +71,9 @@ def outputs(net, graph):
         ("ours", {"readout": "attention"}),
         ("ours", {"readout": "levels"}),
         ("ours", {"readout": "tight-binding"}),
-        ("ours", {"readout": "local"}),
         ("paper-2", {}),
     ],
-    ids=[
-        "ours",
-        "ours-attention",
-        "ours-levels",
-        "ours-tight-binding",
-        "ours-local",
-        "paper-2",
-    ],
+    ids=["ours", "ours-attention", "ours-levels", "ours-tight-binding", "paper-2"],
 )
 def test_save_then_load_predicts_identically(tmp_path, key, options):
     net, graphs = fitted_model(key, **options)

@@ -34,7 +34,6 @@ VARIANTS = {
     "attention": {"readout": "attention"},
     "levels": {"readout": "levels"},
     "tight-binding": {"readout": "tight-binding"},
-    "local": {"readout": "local"},
 }
 
 
@@ -281,58 +280,6 @@ def test_levels_readout_is_the_highest_level_when_cold():
         net.level_log_temperature.fill_(math.log(1e-6))
     expected = pooled[:, :N_LEVELS].max(1).values - pooled[:, N_LEVELS:].max(1).values
     torch.testing.assert_close(net._level_edges(pooled)[:, 0], expected)
-
-
-def test_local_readout_without_local_levels_is_the_mean_readout():
-    """Local levels far below the band: each edge is its band level."""
-    mean_net, net = mean_and_other_readout("local")
-    last, mean_last = net.intensive_head[-1], mean_net.intensive_head[-1]
-    with torch.no_grad():
-        # per target and edge: (band, local); band of the first edge = the mean
-        # head, of the second 0; every local output -1e3 (τ = 0.1)
-        weight = torch.zeros_like(last.weight).view(3, 2, 2, -1)
-        weight[:, 0, 0] = mean_last.weight
-        bias = torch.full_like(last.bias, -1e3).view(3, 2, 2)
-        bias[:, 0, 0] = mean_last.bias
-        bias[:, 1, 0] = 0.0
-        last.weight.copy_(weight.reshape(last.weight.shape))
-        last.bias.copy_(bias.reshape(last.bias.shape))
-    atoms = ag3sbr(seed=4)
-    mean, local = predict(mean_net, atoms), predict(net, atoms)
-    for target in TARGETS:
-        np.testing.assert_allclose(local[target], mean[target], rtol=1e-12)
-
-
-def test_local_readout_is_the_highest_of_band_and_atoms_when_cold():
-    """As τ → 0 each edge is max(mean of band outputs, max over atoms of local ones)."""
-    config = ModelConfig(
-        targets=(keys.VBM,),
-        species=(16, 35, 47),
-        cutoff=CUTOFF,
-        hidden_channels=16,
-        readout="local",
-    )
-    net = build_model(config, seed=5, dtype=torch.float64).eval()
-    with torch.no_grad():
-        net.level_log_temperature.fill_(math.log(1e-6))
-    batch = torch.tensor([0, 0, 0, 1, 1])
-    n_atoms = torch.tensor([3.0, 2.0], dtype=torch.float64)
-    per_atom = torch.randn(5, 4, dtype=torch.float64)
-    # structure 0: every local level far below the band; structure 1: one
-    # local level far above it
-    per_atom[:3, 1::2] -= 10.0
-    per_atom[3, 1] += 10.0
-    edges = []
-    for atoms in (slice(0, 3), slice(3, 5)):
-        values = per_atom[atoms].view(-1, 2, 2)
-        edges.append(
-            torch.maximum(values[..., 0].mean(0), values[..., 1].max(0).values)
-        )
-    expected = torch.stack([e[0] - e[1] for e in edges])
-    got = net._local_edges(per_atom, batch, 2, n_atoms)[:, 0]
-    torch.testing.assert_close(got, expected)
-    torch.testing.assert_close(edges[0], per_atom[:3, 0::2].mean(0))
-    assert edges[1][0] == per_atom[3, 1]
 
 
 def tight_binding_net(seed: int, dtype: torch.dtype):
