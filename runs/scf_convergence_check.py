@@ -5,8 +5,9 @@ tblite single point per snapshot and SCF setting, printing whether it
 converged, the time and the band gap. The settings are those tried for Ag3SI
 (see runs/README.rst): the retry ladder's mixer dampings, more cycles, looser
 accuracy, hot electrons, other starting guesses, a hot SCF (CEH or EEQ guess)
-whose density restarts the 300 K one, and tblite's electronic-temperature
-annealing (hot electrons cooled to 300 K within the SCF).
+whose density restarts the 300 K one, tblite's electronic-temperature
+annealing (hot electrons cooled to 300 K within the SCF) and Broyden
+mixers with a short memory.
 
     python runs/scf_convergence_check.py runs/Ag3SI_300K_start_params.yaml 300 3
 
@@ -47,6 +48,12 @@ SETTINGS: list[dict[str, float]] = [
     # tblite's own annealing: electrons start hot (K), held, then cooled to 300 K
     {"max-iter": 500, "anneal_K": (3000.0, 50, 50)},
     {"max-iter": 500, "anneal_K": (5000.0, 100, 100)},
+    # Broyden mixers that keep only the last 5-40 cycles
+    *(
+        {"mixer-damping": damping, "mixer-memory": memory, "max-iter": 500}
+        for memory in (5, 10, 20, 40)
+        for damping in (0.4, 0.1)
+    ),
 ]
 
 
