@@ -63,13 +63,11 @@ def top_orbital_populations(atoms: Atoms) -> tuple[float, np.ndarray]:
     ]
     homo = round(float(occupations.sum())) // 2 - 1
     order = np.argsort(energies)
-    # tblite returns molecular orbitals as the columns or the rows of the
-    # coefficient matrix depending on its version: take the layout in which
-    # they are S-orthonormal
+    # the molecular orbitals are the columns, S-orthonormal (tblite 0.8)
     if not np.allclose(
         coefficients.T @ overlap @ coefficients, np.eye(len(overlap)), atol=1e-6
     ):
-        coefficients = coefficients.T
+        raise RuntimeError("tblite's orbital coefficients are not S-orthonormal")
     c = coefficients[:, order[homo]]
     per_orbital = c * (overlap @ c)
     populations = np.bincount(orbital_atom, weights=per_orbital, minlength=len(atoms))
@@ -93,7 +91,7 @@ def cached_populations(atoms: Atoms, kept: dict[str, list[float]]) -> np.ndarray
 def main(count: int, every: bool) -> None:
     """Score the committee, rerun 2 × count snapshots and print their IPRs."""
     test = phonon_test_set()
-    committee = predict("default", test, properties=[keys.VBM, keys.BAND_GAP])
+    committee = predict("default", test, properties=[keys.VBM])
     labels = np.array([a.info[keys.VBM] for a in test])
     residual = labels - committee[keys.VBM]
     worst = np.argsort(-np.abs(residual))[:count]
