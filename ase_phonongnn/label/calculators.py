@@ -1,4 +1,4 @@
-"""Calculator factories by name: ``gfn2-xtb``, ``emt`` or ``MODULE:FACTORY``.
+"""Calculator factories by name: ``gfn2-xtb``, ``gpaw``, ``emt``, ``MODULE:FACTORY``.
 
 A labelling run needs a *factory*, a picklable callable without arguments
 that returns a new ASE calculator, so that every structure gets a fresh
@@ -21,11 +21,19 @@ from ase.calculators.calculator import BaseCalculator
 #: Built-in calculator names and the factories they stand for.
 CALCULATORS: Final = {
     "gfn2-xtb": "ase_phonongnn.label.xtb:GFN2xTB",
+    "gpaw": "ase_phonongnn.label.gpaw:GPAWPBEsol",
     "emt": "ase.calculators.emt:EMT",
 }
 
 #: Python modules a built-in calculator needs, with the install hint.
-_REQUIRES: Final = {"gfn2-xtb": ("tblite", "pip install 'ase-phonongnn[xtb]'")}
+_REQUIRES: Final = {
+    "gfn2-xtb": ("tblite", "pip install 'ase-phonongnn[xtb]'"),
+    "gpaw": (
+        "gpaw",
+        "apt-get install libxc-dev libopenblas-dev libfftw3-dev, then "
+        "pip install 'ase-phonongnn[dft]'",
+    ),
+}
 
 CalculatorFactory = Callable[[], Any]
 
@@ -62,13 +70,15 @@ def resolve_calculator(
     Parameters
     ----------
     calculator
-        ``"gfn2-xtb"`` (the built-in GFN2-xTB labeller), ``"emt"`` (ASE's
+        ``"gfn2-xtb"`` (the built-in GFN2-xTB labeller), ``"gpaw"`` (the
+        built-in GPAW labeller at PBEsol), ``"emt"`` (ASE's
         EMT), ``"MODULE:FACTORY"`` (any importable callable, e.g.
         ``"ase.calculators.lj:LennardJones"``), or a callable without
         arguments that returns an ASE calculator.
     options
         Keyword arguments the factory is called with, e.g.
-        ``{"retry": False}`` for GFN2-xTB's first SCF rung only. The name
+        ``{"retry": False}`` for GFN2-xTB's first SCF rung only, or
+        ``{"basis": "sz"}`` for GPAW. The name
         stays the calculator's; a calculator with ``todict`` (every ASE
         calculator) records them with each label.
 

@@ -10,7 +10,8 @@ Definitions (DESIGN.md, "Contracts"):
   reference, and ``band_gap`` = CBM − VBM (eV). A calculator that computes
   them itself (the GFN2-xTB labeller) is asked for them; otherwise they come
   from eigenvalues and occupation numbers over all k-points and spins
-  (:func:`band_edges`).
+  (:func:`band_edges`). A calculator without a stress tensor may give
+  ``hydrostatic_stress`` alone (the GPAW labeller in LCAO mode).
 """
 
 from __future__ import annotations
@@ -176,15 +177,21 @@ def compute_labels(
         labels[keys.FORCES] = np.asarray(atoms.get_forces(), dtype=np.float64)
     except NOT_PROVIDED:
         unavailable.append(keys.FORCES)
+    implemented = getattr(calculator, "implemented_properties", ())
     if include_stress:
         try:
             stress = np.asarray(atoms.get_stress(voigt=True), dtype=np.float64)
         except NOT_PROVIDED:
-            unavailable += [keys.STRESS, keys.HYDROSTATIC_STRESS]
+            unavailable.append(keys.STRESS)
+            if keys.HYDROSTATIC_STRESS in implemented:
+                labels[keys.HYDROSTATIC_STRESS] = float(
+                    calculator.get_property(keys.HYDROSTATIC_STRESS, atoms)
+                )
+            else:
+                unavailable.append(keys.HYDROSTATIC_STRESS)
         else:
             labels[keys.STRESS] = stress
             labels[keys.HYDROSTATIC_STRESS] = float(hydrostatic_stress(stress))
-    implemented = getattr(calculator, "implemented_properties", ())
     if keys.BAND_GAP in implemented and keys.VBM in implemented:
         labels[keys.BAND_GAP] = float(calculator.get_property(keys.BAND_GAP, atoms))
         labels[keys.VBM] = float(calculator.get_property(keys.VBM, atoms))
