@@ -6,6 +6,7 @@ Files are found by name through :func:`data_path`; nothing is downloaded.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Final
 
@@ -101,7 +102,7 @@ def dataset_path(name: str) -> Path:
     return data_path(f"{name}.h5")
 
 
-def resolve_dataset(source: str | Path) -> Path:
+def resolve_dataset(source: str | os.PathLike[str]) -> Path:
     """Return the store of a shipped dataset name (see :data:`DATASETS`), or the path."""
     if str(source) in DATASETS and not Path(source).exists():
         return dataset_path(str(source))

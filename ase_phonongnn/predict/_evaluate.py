@@ -140,7 +140,7 @@ def _labelled_predictions(
         progress=progress,
     )
     labels = [structure_labels(atoms) for atoms in structures]
-    pairs = {}
+    pairs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for name in wanted:
         spreads = predicted.get(name + STD_SUFFIX)
         if name == keys.FORCES:

@@ -195,7 +195,7 @@ def model_properties(model: GraphModel) -> tuple[str, ...]:
 
 def formula(atoms: Atoms) -> str:
     """Return the chemical formula of ``atoms`` (e.g. ``Ag3BrS``)."""
-    return str(atoms.get_chemical_formula())  # type: ignore[no-untyped-call]
+    return str(atoms.get_chemical_formula())
 
 
 def _symbol(z: int) -> str:

@@ -228,10 +228,11 @@ def thermal_averages(
     used_seed: int | None = seed
     sampled_from: list[float] = []
     for t, temperature in enumerate(temps):
-        source = sampler
-        if samplers is not None:
-            key, source = nearest_sampler(samplers, float(temperature))
+        if isinstance(sampler, Mapping):
+            key, source = nearest_sampler(sampler, float(temperature))
             sampled_from.append(key)
+        else:
+            source = sampler
         snapshots = source.sample(
             float(temperature),
             n_snapshots,

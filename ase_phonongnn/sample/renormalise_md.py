@@ -63,11 +63,11 @@ from numpy.typing import ArrayLike, NDArray
 from phonopy import Phonopy
 from phonopy.structure.atoms import PhonopyAtoms
 
+from ase_phonongnn.errors import DynaPhoPyError
 from ase_phonongnn.sample import _trajectory
 from ase_phonongnn.sample._dynaphopy import (
     PEAKS,
     POWER_SPECTRA,
-    DynaPhoPyError,
     SpectrumSettings,
     quasiparticle_force_constants,
 )
