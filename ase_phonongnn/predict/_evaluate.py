@@ -32,7 +32,7 @@ def evaluate(
     Parameters
     ----------
     model
-        As for :func:`predict`: None or ``"default"`` (the shipped models), a
+        As for :func:`predict`: None or a shipped model's name (``"gfn2-xtb"``), a
         path, a loaded model, or a sequence of them (a committee).
     structures
         Structures with labels in ``atoms.info`` (and ``atoms.arrays``), e.g.

@@ -166,7 +166,7 @@ def thermal_averages(
     Parameters
     ----------
     model
-        As in :func:`~ase_phonongnn.predict.predict` (path, ``"default"``,
+        As in :func:`~ase_phonongnn.predict.predict` (path, ``"gfn2-xtb"``,
         loaded model or committee).
     sampler
         The phonons of the supercell to sample, or ``{T_fc: sampler}`` with

@@ -171,9 +171,8 @@ def train(
         With ``config.balance_by`` each gets its group number as
         ``loss_group``.
     start_from
-        Fine-tune a trained model (e.g. one of
-        :func:`~ase_phonongnn.data.default_model_paths` loaded with
-        :func:`~ase_phonongnn.model.load_model`) instead of training a fresh
+        Fine-tune a trained model (e.g. a member of the shipped committee,
+        ``load_model("gfn2-xtb:0")``) instead of training a fresh
         one: a copy starts from its weights and keeps its target scaling, so
         its first predictions are those of ``start_from``, which is left
         unchanged. ``model_config`` must be ``start_from.config``.
