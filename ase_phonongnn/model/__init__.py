@@ -47,6 +47,7 @@ from ase_phonongnn.model._manifest import (
     is_model_name,
     model_names,
     named_model,
+    read_manifest,
     sha256,
 )
 from ase_phonongnn.model._ours import (
@@ -92,6 +93,7 @@ __all__ = [
     "model_metadata",
     "model_names",
     "named_model",
+    "read_manifest",
     "read_model_metadata",
     "save_model",
     "sha256",
