@@ -146,8 +146,8 @@ def train(
     the diagonal and the off-diagonal components (the mean pressure): on the
     Ag3SBr stores the scale is 2.6 times the components' fluctuation about
     their own means. Scaling by that fluctuation instead (a 7 times heavier
-    stress term) was measured side by side on them and did not help
-    (docs/ag3sbr-findings.rst). With ``config.balance_by`` every
+    stress term) was measured side by side on them and did not help (see
+    the documentation's Ag3SBr findings). With ``config.balance_by`` every
     group of structures has its errors scaled by its own training spreads
     instead. Adam; early stopping on the validation loss; the best
     validation weights are kept.
