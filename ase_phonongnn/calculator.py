@@ -77,8 +77,8 @@ class PhononGNNCalc(Calculator):
     Parameters
     ----------
     model
-        None or ``"default"`` for the models shipped with the package
-        (:func:`ase_phonongnn.data.default_model_paths`); the path of a model
+        None or the name of a shipped model (``"gfn2-xtb"``, alias
+        ``"default"``; :func:`ase_phonongnn.model.model_names`); the path of a model
         saved by :func:`~ase_phonongnn.model.save_model` (``phonongnn
         train``); a loaded :class:`~ase_phonongnn.model.GraphModel` (moved to
         ``device``, put in eval mode); or a sequence of paths or models, a

@@ -56,5 +56,9 @@ class ModelFormatError(PhononGNNError):
     """A saved model has a format or version this package cannot read."""
 
 
+class ModelManifestError(ModelFormatError):
+    """A shipped model does not match the manifest that names it."""
+
+
 class UnknownElementError(PhononGNNError, ValueError):
     """A structure contains an element a model or feature table does not know."""

@@ -129,7 +129,7 @@ def substitute_iodine(
             f"(got {n_iodine})"
         )
     rng = np.random.default_rng() if rng is None else rng
-    new = atoms.copy()
+    new: Atoms = atoms.copy()
     numbers = new.numbers.copy()
     numbers[rng.permutation(bromine)[:n_iodine]] = IODINE
     new.numbers = numbers

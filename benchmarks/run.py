@@ -9,7 +9,7 @@ made from the JSON files in the output folder. A benchmark left out with
     python benchmarks/run.py               # everything, ~20 min on 2 busy cores
     python benchmarks/run.py --quick       # a few minutes, into results/quick/
     python benchmarks/run.py --only graph predict
-    python benchmarks/run.py --readme      # and copy the table into README.rst
+    python benchmarks/run.py --readme      # and copy the table into the docs
 
 ``--quick`` uses fewer frames and rounds, measures training speed only, and
 runs the labelling benchmark without its worker scaling (one GFN2-xTB
@@ -45,7 +45,9 @@ def command(name: str, folder: Path, quick: bool) -> list[str]:
     return [sys.executable, str(script), *out, *(["--quick"] if quick else [])]
 
 
-#: Lines of README.rst between which ``--readme`` puts the table.
+#: The page whose lines between the markers ``--readme`` replaces by the table.
+SUMMARY_PAGE = HERE.parent / "docs" / "science" / "performance.rst"
+#: Lines of :data:`SUMMARY_PAGE` between which ``--readme`` puts the table.
 MARKERS = (".. benchmark-summary-start", ".. benchmark-summary-end")
 
 
@@ -67,7 +69,7 @@ def main() -> None:
     parser.add_argument(
         "--readme",
         action="store_true",
-        help="also copy the table into README.rst (between its summary markers)",
+        help="also copy the table into docs/science/performance.rst (its markers)",
     )
     parser.add_argument(
         "--out-dir",
@@ -105,7 +107,7 @@ def main() -> None:
     (folder / "summary.rst").write_text(rst)
     print(f"wrote {folder / 'summary.rst'}")
     if args.readme:
-        update_readme(HERE.parent / "README.rst", rst)
+        update_readme(SUMMARY_PAGE, rst)
     width = max(len(r.what) for r in rows) if rows else 0
     for r in rows:
         print(f"{r.what:<{width}}  {r.measured:10.3g}  {r.goal_text():>8}  {r.status}")

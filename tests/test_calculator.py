@@ -16,10 +16,9 @@ from ase.md.verlet import VelocityVerlet
 from ase.optimize import BFGS
 
 from ase_phonongnn import PhononGNNCalc, keys
-from ase_phonongnn.data import default_model_paths
 from ase_phonongnn.errors import PhononGNNError, UnknownElementError
 from ase_phonongnn.graph import build_graph
-from ase_phonongnn.model import ModelConfig, build_model, load_model
+from ase_phonongnn.model import ModelConfig, build_model, load_model, named_model
 from ase_phonongnn.predict import (
     DeviceUnavailableError,
     UnsupportedElementError,
@@ -323,7 +322,7 @@ def test_default_is_the_shipped_ag3sbr_committee():
     # inversion centre): exactly for every member in float64; in the
     # calculator's float32 to its round-off (the PaiNN member's vector
     # features cancel last, at ~1e-4 eV/Å, against ~0.6 eV/Å rms at 300 K).
-    for path in default_model_paths():
+    for path in named_model("default").members:
         member = load_model(path).double()
         forces = predict(member, [atoms], properties=["forces"], device="cpu")
         assert np.abs(forces["forces"][0]).max() < 1e-9

@@ -24,7 +24,8 @@ from ase_phonongnn.sample import PhononSampler
 
 TEMPERATURES = (0.0, 100.0, 200.0, 300.0, 400.0, 500.0, 600.0)
 #: The imaginary-mode policy the shipped force constants were fitted with
-#: (runs/README.rst): the demo samples the ensemble the models learned from.
+#: (the documentation's Ag3SBr pages): the demo samples the ensemble the
+#: models learned from.
 _FLOOR = "floor:0.5"
 _COLUMNS = {
     keys.BAND_GAP: "<Eg>",

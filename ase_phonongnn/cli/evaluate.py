@@ -17,7 +17,9 @@ from ase_phonongnn.cli._inputs import add_labelled_inputs
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``phonongnn evaluate``."""
     parser.add_argument(
-        "model", help="model file (.safetensors), or 'default' for the shipped models"
+        "model",
+        help="model file (.safetensors), or a shipped model's name (gfn2-xtb, "
+        "alias default)",
     )
     add_labelled_inputs(parser)
     parser.add_argument(

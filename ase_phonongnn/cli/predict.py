@@ -22,7 +22,9 @@ from ase_phonongnn import keys
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``phonongnn predict``."""
     parser.add_argument(
-        "model", help="model file (.safetensors), or 'default' for the shipped model"
+        "model",
+        help="model file (.safetensors), or a shipped model's name (gfn2-xtb, "
+        "alias default)",
     )
     parser.add_argument(
         "inputs",

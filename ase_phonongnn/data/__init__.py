@@ -1,11 +1,12 @@
 """What ships with ase_phonongnn: force constants, datasets and models.
 
 Files are found by name through :func:`data_path`; nothing is downloaded.
+The pretrained models are named in the manifest :data:`MODEL_MANIFEST`.
 """
 
 from __future__ import annotations
 
-import json
+import os
 from pathlib import Path
 from typing import Final
 
@@ -101,57 +102,17 @@ def dataset_path(name: str) -> Path:
     return data_path(f"{name}.h5")
 
 
-def resolve_dataset(source: str | Path) -> Path:
+def resolve_dataset(source: str | os.PathLike[str]) -> Path:
     """Return the store of a shipped dataset name (see :data:`DATASETS`), or the path."""
     if str(source) in DATASETS and not Path(source).exists():
         return dataset_path(str(source))
     return Path(source)
 
 
-#: File names of the shipped pretrained models: ``default-model*.safetensors``
-#: (several files form a committee), found by :func:`default_model_paths`.
-DEFAULT_MODEL_GLOB: Final = "default-model*.safetensors"
-
-
-#: File of the shipped committee's spread scales (:func:`default_spread_scale`).
-DEFAULT_CALIBRATION: Final = "default-model.calibration.json"
-
-
-def default_spread_scale() -> dict[str, float] | None:
-    """Return the factors on the shipped committee's spreads, per property.
-
-    Fitted on the committee's validation set by
-    :func:`ase_phonongnn.predict.calibrate_spread` (``runs/train_default.py
-    --summarise``): with the factor, the mean squared spread equals the mean
-    squared error there. None if no calibration ships.
-    """
-    path = DATA_DIR / DEFAULT_CALIBRATION
-    if not path.is_file():
-        return None
-    scale = json.loads(path.read_text())["spread_scale"]
-    return {str(name): float(factor) for name, factor in scale.items()}
-
-
-def default_model_paths() -> list[Path]:
-    """Return the shipped pretrained model files, sorted by name.
-
-    ``PhononGNNCalc(model=None)``, ``predict("default", ...)`` and
-    ``phonongnn predict default ...`` use these; more than one file is a
-    committee.
-
-    Raises
-    ------
-    FileNotFoundError
-        If no pretrained model ships with this version.
-    """
-    paths = sorted(p for p in DATA_DIR.glob(DEFAULT_MODEL_GLOB) if p.is_file())
-    if not paths:
-        raise FileNotFoundError(
-            "no pretrained model ships with this version of ase_phonongnn yet "
-            f"(no {DEFAULT_MODEL_GLOB} in {DATA_DIR}); train one with "
-            "'phonongnn train STORE.h5 ... --out MODEL.safetensors' and pass its path"
-        )
-    return paths
+#: The manifest of the shipped pretrained models (their names, member files
+#: with SHA-256 digests, spread calibration, training data and level of
+#: theory), read by :mod:`ase_phonongnn.model` (:func:`~ase_phonongnn.model.named_model`).
+MODEL_MANIFEST: Final = "models.json"
 
 
 def resolve_force_constants(source: str | Path) -> Path:

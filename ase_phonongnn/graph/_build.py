@@ -110,24 +110,8 @@ def build_graph(
     Notes
     -----
     The neighbour search is vesin's cell-list algorithm (C++), linear in the
-    number of atoms. Measured here (``benchmarks/bench_graph.py``, rattled
-    Ag3SBr supercells, cutoff 5.5 Å, one thread of a shared 2-core machine,
-    median of repeats), for the neighbour-list call alone:
-
-    ======  ========  ===========================  =========
-    atoms   vesin     ase.neighborlist (numpy)     matscipy
-    ======  ========  ===========================  =========
-    40      0.37 ms   23 ms                        0.91 ms
-    2,560   9.1 ms    510 ms                       22 ms
-    10,080  37 ms     (not run)                    81 ms
-    ======  ========  ===========================  =========
-
-    All three return identical pair lists; vesin is 2-3 times faster than
-    matscipy and about 60 times faster than ASE's, and is a small wheel
-    without further dependencies, hence the choice. The whole of
-    ``build_graph`` takes 0.6 ms for 40 atoms (180 times less than the
-    reference scripts' per-pair loop over a 3x3x3 supercell) and grows as
-    :math:`N^{0.99}`.
+    number of atoms; the documentation's performance page compares it with
+    ASE's and matscipy's.
     """
     _check_atoms(atoms)
     radius = check_cutoff(cutoff)

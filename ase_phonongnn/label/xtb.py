@@ -90,7 +90,7 @@ class GFN2xTB(Calculator):
             )
         if accuracy <= 0:
             raise ValueError(f"accuracy must be positive (got {accuracy})")
-        super().__init__(
+        super().__init__(  # type: ignore[no-untyped-call]  # ASE is unannotated
             electronic_temperature=float(electronic_temperature),
             accuracy=float(accuracy),
             retry=bool(retry),
@@ -117,7 +117,9 @@ class GFN2xTB(Calculator):
         system_changes: list[str] = all_changes,
     ) -> None:
         """Run one GFN2-xTB single point (ASE calculator protocol)."""
-        super().calculate(atoms, properties or [keys.ENERGY], system_changes)
+        super().calculate(  # type: ignore[no-untyped-call]  # ASE is unannotated
+            atoms, properties or [keys.ENERGY], system_changes
+        )
         assert self.atoms is not None  # set by the base class
         result, settings = self._singlepoint(self.atoms)
         self.used_settings = settings
@@ -180,7 +182,7 @@ class GFN2xTB(Calculator):
             raise PropertyNotImplementedError(
                 f"no {name} yet: run a calculation first (e.g. get_potential_energy)"
             )
-        return self.results[name].copy()
+        return np.asarray(self.results[name]).copy()
 
     def _singlepoint(self, atoms: Atoms) -> tuple[Any, dict[str, Any]]:
         try:

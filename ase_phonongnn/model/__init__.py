@@ -24,7 +24,10 @@ model's ``cutoff``) or a PyG batch of them; ``out`` maps
 :meth:`GraphModel.edge_mask`); :mod:`ase_phonongnn.explain` uses it.
 
 Models are saved as one safetensors file (:func:`save_model`) and loaded by
-:func:`load_model`, which refuses anything but weights.
+:func:`load_model`, which refuses anything but weights. The shipped models
+have names (:func:`model_names`: ``gfn2-xtb``, alias ``default``) listed
+with their digests, calibration, training data and level of theory in the
+manifest ``ase_phonongnn/data/models.json`` (:func:`named_model`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,14 @@ from ase_phonongnn.model._io import (
     model_metadata,
     read_model_metadata,
     save_model,
+)
+from ase_phonongnn.model._manifest import (
+    NamedModel,
+    is_model_name,
+    model_names,
+    named_model,
+    read_manifest,
+    sha256,
 )
 from ase_phonongnn.model._ours import (
     N_LEVELS,
@@ -70,14 +81,20 @@ __all__ = [
     "GraphModel",
     "Interaction",
     "ModelConfig",
+    "NamedModel",
     "PaperArchitecture",
     "PaperGraphConv",
     "PolynomialEnvelope",
     "PotentialGNN",
     "TightBindingReadout",
     "build_model",
+    "is_model_name",
     "load_model",
     "model_metadata",
+    "model_names",
+    "named_model",
+    "read_manifest",
     "read_model_metadata",
     "save_model",
+    "sha256",
 ]

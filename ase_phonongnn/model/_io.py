@@ -49,6 +49,7 @@ from ase_phonongnn.errors import ModelFormatError
 from ase_phonongnn.graph import FEATURE_NAMES, FEATURE_SOURCE
 from ase_phonongnn.model._base import GraphModel, describe_species
 from ase_phonongnn.model._config import ModelConfig
+from ase_phonongnn.model._manifest import named_member
 from ase_phonongnn.model._registry import MODELS, build_model
 
 FORMAT: Final = "ase_phonongnn.model"
@@ -158,7 +159,10 @@ def load_model(
     path
         A ``.safetensors`` model file, or a torch checkpoint holding
         ``{"metadata": <JSON str or dict>, "state_dict": {name: tensor}}``
-        that ``torch.load(weights_only=True)`` accepts.
+        that ``torch.load(weights_only=True)`` accepts; or a shipped model by
+        name (:func:`~ase_phonongnn.model.model_names`): ``NAME`` for a
+        single model, ``NAME:INDEX`` for a member of a committee
+        (``"gfn2-xtb:0"``), checked against the manifest.
     device
         Where to put the model.
 
@@ -176,7 +180,8 @@ def load_model(
         model key, weights that do not match the config, or a checkpoint with
         pickled objects.
     """
-    source = Path(path)
+    source = named_member(path) if isinstance(path, str) else None
+    source = source or Path(path)
     metadata, state = _read(source, tensors=True)
     try:
         config = ModelConfig.from_dict(metadata["config"])

@@ -226,107 +226,40 @@ def _mlp(width: int, n_out: int, dropout: float = 0.0) -> torch.nn.Sequential:
 class PotentialGNN(GraphModel):
     r"""Our model (key ``ours``): a smooth conservative potential with intensive heads.
 
-    Architecture
-        - learned embedding of each element (``species`` → ``hidden_channels``);
-        - K Bessel radial functions of the distance times a polynomial
-          envelope that vanishes with two derivatives at the cutoff;
-        - ``n_interactions`` invariant continuous-filter convolutions
-          (:class:`Interaction`), or with ``equivariant`` PaiNN blocks with
-          vector features (:class:`EquivariantInteraction`; on 484 Ag3SBr
-          snapshots forces R² 0.956 against 0.943, heads no better, 3.4× the
-          epoch time; on 2,717, held-out phonon-informed band gap R² 0.961
-          against 0.941, forces 0.978 against 0.966; all six members of
-          the shipped committee), with SiLU and residual updates, message
-          sums divided by the square root of the mean number of neighbours
-          of the training set (a constant, so energies stay extensive);
-        - energy: :math:`E = \sum_i [\,s\,\varepsilon(\mathbf{h}_i) + E^0_{Z_i}]`,
-          a sum of atomic energies (extensive by construction), with per-element
-          reference energies :math:`E^0` from a least-squares fit of the
-          training energies to the composition, and s the RMS training force
-          times 1 Å (or the spread of the per-atom energy without forces), so
-          that the network works with numbers of order one;
-        - forces :math:`\mathbf{F}_i = -\partial E/\partial \mathbf{r}_i` and
-          stress :math:`\sigma = V^{-1}\,\partial E/\partial \varepsilon` (ASE
-          sign: positive is tensile) by automatic differentiation, the
-          positions and cell being strained as
-          :math:`\mathbf{r} \to \mathbf{r}(1+\varepsilon)`,
-          :math:`\mathbf{C} \to \mathbf{C}(1+\varepsilon)`;
-        - ``band_gap``, ``vbm``, ``hydrostatic_stress``: an atomic MLP averaged
-          over the atoms (intensive), standardised with the training mean and
-          standard deviation; dropout acts in these heads only. With
-          ``readout="attention"`` the average is weighted by a softmax over
-          the atoms of a second atomic MLP, one weight per atom and target
-          (global soft attention, Li et al., ICLR 2016): still intensive,
-          and able to follow the few most distorted environments that set a
-          band edge, where a plain mean dilutes them. On 683 GFN2-xTB Ag3SBr
-          snapshots (456 train, same split and seed) it raised the held-out
-          band-gap R² from 0.870 to 0.896 and VBM from 0.719 to 0.763
-          (training-set fit too: 0.889 → 0.915, 0.683 → 0.742); hydrostatic
-          stress fell from 0.633 to 0.463 and energy from 0.964 to 0.946.
-          Prediction takes a potential's σh from its stress instead
-          (tr σ / 3: test R² 0.58 against the head's 0.46 for that model).
-          With ``readout="levels"`` each target has 2 × :data:`N_LEVELS`
-          atomic outputs, each averaged over the atoms into one "level", and
-          its value is a smooth maximum of the first half minus one of the
-          second, :math:`\tau \log\sum_k e^{x_k/\tau}` with τ learned per
-          target (still intensive). A band edge is the highest of several
-          levels that the displacements split: in GFN2-xTB the top valence
-          level of the ideal cubic Ag3SBr 2×2×2 cell is six-fold degenerate,
-          and the VBM of a thermal snapshot is the highest of the split six,
-          which no average of atomic values can follow. VBM-only
-          distance-only members on 3,610 GFN2-xTB Ag3SBr snapshots (2,506
-          train, two seeds, attention readout beside them): held-out
-          phonon-informed VBM R² 0.744 and 0.716 against 0.695 and 0.723,
-          validation 0.816 and 0.815 against 0.758 and 0.780; a better fit,
-          not yet a clear gain on the test set. One PaiNN member of the
-          shipped committee uses it, another the tight-binding readout.
-          With ``readout="tight-binding"`` each target adds to its mean
-          the highest level of one learned Γ-point tight-binding
-          Hamiltonian of the whole cell minus that of another
-          (:class:`~ase_phonongnn.model.TightBindingReadout`): hoppings
-          depend on the bond lengths, which change linearly with the
-          displacements, so a degenerate top level splits linearly, as the
-          VBM does, and the levels of all wavevectors that fold onto the
-          cell's Γ point mix, which no sum over the atoms can follow.
-          VBM-only distance-only members, same data, split and seeds as
-          above: validation R² 0.828 and 0.850 against the levels
-          readout's 0.816 and 0.815, test 0.698 and 0.729 against 0.744
-          and 0.716; slope of the prediction on the top-six splitting of
-          80 validation snapshots 0.57 and 0.72 (300 K), 0.81 and 0.88
-          (500 K) against 0.49 and 0.55, 0.33 and 0.46
-          (docs/ag3sbr-findings.rst).
+    - A learned embedding of each element (``species`` → ``hidden_channels``).
+    - ``n_radial`` Bessel radial functions of the distance times a polynomial
+      envelope that vanishes with two derivatives at the cutoff.
+    - ``n_interactions`` invariant continuous-filter convolutions
+      (:class:`Interaction`), or with ``equivariant`` PaiNN blocks with
+      vector features (:class:`EquivariantInteraction`), with SiLU and
+      residual updates; message sums are divided by the square root of the
+      mean number of neighbours of the training set (a constant, so energies
+      stay extensive).
+    - Energy :math:`E = \sum_i [\,s\,\varepsilon(\mathbf{h}_i) + E^0_{Z_i}]`,
+      a sum of atomic energies, with per-element reference energies
+      :math:`E^0` from a least-squares fit of the training energies to the
+      composition, and s the RMS training force times 1 Å (or the spread of
+      the per-atom energy without forces).
+    - Forces :math:`\mathbf{F}_i = -\partial E/\partial \mathbf{r}_i` and
+      stress :math:`\sigma = V^{-1}\,\partial E/\partial \varepsilon` (ASE
+      sign: positive is tensile) by automatic differentiation, positions and
+      cell strained as :math:`\mathbf{r} \to \mathbf{r}(1+\varepsilon)`,
+      :math:`\mathbf{C} \to \mathbf{C}(1+\varepsilon)`.
+    - ``band_gap``, ``vbm``, ``hydrostatic_stress``: an atomic MLP averaged
+      over the atoms, standardised with the training mean and standard
+      deviation; dropout acts in these heads only. ``readout="attention"``
+      weights the average by a softmax over the atoms of a second atomic MLP
+      (one weight per atom and target); ``readout="levels"`` gives each
+      target 2 × :data:`N_LEVELS` atom-averaged outputs and takes a smooth
+      maximum (:math:`\tau \log\sum_k e^{x_k/\tau}`, τ learned per target)
+      of the first half minus one of the second; ``readout="tight-binding"``
+      adds to the mean the highest level of one learned Γ-point tight-binding
+      Hamiltonian of the cell minus that of another
+      (:class:`~ase_phonongnn.model.TightBindingReadout`). Every readout is
+      intensive.
 
-    Why this design
-        - The paper's GraphConv weights messages by the raw distance, which
-          jumps at the cutoff and grows with it: the prediction is not a
-          smooth function of the positions, cannot give forces, and the graph
-          boundary is arbitrary. A Bessel basis with an envelope makes every
-          output continuous and differentiable, so forces and stress exist and
-          are exactly conservative.
-        - Learned element embeddings replace the four hand-chosen features:
-          for a fixed set of elements those are only a fixed label of each
-          element, and an embedding learns a useful representation of it
-          directly.
-        - The paper's models pool the atoms into one vector before predicting
-          the energy per atom: that cannot be differentiated into forces and
-          is not additive over local environments. A sum of atomic energies
-          is exactly extensive (twice the energy for twice the cell) and the
-          other heads are means, so no prediction depends on the choice of
-          cell. Without batch norm, a prediction never depends on the other
-          structures of its batch, in training as in use.
-        - Energies and forces come from one function: the 3N force components
-          per snapshot are labels that the paper's models cannot use, and
-          they make the energy learnable from far fewer snapshots.
-        - Measured (``benchmarks/bench_models.py``): on 160 EMT-labelled
-          thermal snapshots of 32-atom Cu (100-900 K, 70/15/15 split, same
-          150-epoch budget, ~14k parameters against 10-16k), the held-out
-          energy per atom has MAE 1.6 meV/atom and R² 0.997 (0.997 also when
-          trained on energies alone), against MAE 9.9-12 meV/atom and R²
-          0.80-0.85 for paper-1, -2, -5, -6 (paper-3 and -4 did not train).
-          The price is speed: 2.8× the epoch time of the paper models of
-          similar size (0.13 s per training epoch of 64 Ag3SBr snapshots
-          against 0.04-0.06 s; 0.41 s with forces and stress), and ~1,400
-          against 3,200-4,800 structures/s in inference, one CPU thread.
+    Why this design, and what each choice measured, is in the documentation
+    (science section, "The ``ours`` model").
 
     Parameters
     ----------

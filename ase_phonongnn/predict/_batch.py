@@ -208,9 +208,10 @@ def predict(
     Parameters
     ----------
     model
-        None or ``"default"`` (the shipped models), a model path, a loaded
-        :class:`~ase_phonongnn.model.GraphModel`, or a sequence of them (a
-        committee: means, and ``<property>_std`` spreads).
+        None or a shipped model's name (``"gfn2-xtb"``, ``"default"``), a
+        model path, a loaded :class:`~ase_phonongnn.model.GraphModel`, or a
+        sequence of them (a committee: means, and ``<property>_std``
+        spreads).
     structures
         ``Atoms``, an iterable of them (any mix of sizes and compositions),
         or a file read lazily: a trajectory that ``ase.io`` reads (extxyz,

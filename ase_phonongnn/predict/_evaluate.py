@@ -32,7 +32,7 @@ def evaluate(
     Parameters
     ----------
     model
-        As for :func:`predict`: None or ``"default"`` (the shipped models), a
+        As for :func:`predict`: None or a shipped model's name (``"gfn2-xtb"``), a
         path, a loaded model, or a sequence of them (a committee).
     structures
         Structures with labels in ``atoms.info`` (and ``atoms.arrays``), e.g.
@@ -140,7 +140,7 @@ def _labelled_predictions(
         progress=progress,
     )
     labels = [structure_labels(atoms) for atoms in structures]
-    pairs = {}
+    pairs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for name in wanted:
         spreads = predicted.get(name + STD_SUFFIX)
         if name == keys.FORCES:

@@ -23,7 +23,7 @@ from torch_geometric.data import Data
 from ase_phonongnn import keys
 from ase_phonongnn.graph import build_graph, build_graphs
 from ase_phonongnn.label.labels import hydrostatic_stress
-from ase_phonongnn.model import GraphModel, load_model
+from ase_phonongnn.model import GraphModel, is_model_name, load_model, named_model
 from ase_phonongnn.predict._errors import (
     DeviceUnavailableError,
     UnsupportedElementError,
@@ -46,8 +46,9 @@ PROPERTIES: Final = (
 PER_ATOM: Final = (keys.FORCES,)
 #: Suffix of the committee spread of a property.
 STD_SUFFIX: Final = "_std"
-#: What ``model`` may be: None or "default" (shipped), a path, a loaded model,
-#: or a sequence of paths and models (a committee).
+#: What ``model`` may be: None or the name of a shipped model ("gfn2-xtb",
+#: "default"), a path, a loaded model, or a sequence of paths and models (a
+#: committee).
 ModelSpec: TypeAlias = (
     str
     | os.PathLike[str]
@@ -113,8 +114,10 @@ def load_models(
     Parameters
     ----------
     model
-        None or ``"default"``: the models shipped with the package
-        (:func:`ase_phonongnn.data.default_model_paths`); a path to a saved
+        None or the name of a shipped model (``"gfn2-xtb"``; ``"default"`` is
+        its alias; :func:`ase_phonongnn.model.model_names`), its members
+        checked against the manifest (:func:`ase_phonongnn.model.named_model`);
+        a path to a saved
         model; a loaded :class:`~ase_phonongnn.model.GraphModel` (moved to
         ``device`` and put in eval mode); or a non-empty sequence of these, a
         committee.
@@ -129,14 +132,13 @@ def load_models(
     Raises
     ------
     FileNotFoundError
-        If a model file does not exist, or no default model ships.
+        If a model file does not exist.
     ModelFormatError
-        If a file is not a readable model.
+        If a file is not a readable model, or a shipped one does not match the
+        manifest (:class:`~ase_phonongnn.errors.ModelManifestError`).
     """
-    if model is None or (isinstance(model, str) and model == "default"):
-        from ase_phonongnn.data import default_model_paths
-
-        members: list[Any] = list(default_model_paths())
+    if is_model_name(model):
+        members: list[Any] = list(named_model(model).members)
     elif isinstance(model, str | os.PathLike | GraphModel):
         members = [model]
     elif isinstance(model, Sequence):
@@ -148,8 +150,8 @@ def load_models(
             )
     else:
         raise TypeError(
-            "model must be None, 'default', a path, a GraphModel or a sequence of "
-            f"them (got {type(model).__name__})"
+            "model must be None, a shipped model's name, a path, a GraphModel or a "
+            f"sequence of them (got {type(model).__name__})"
         )
     models, sources = [], []
     for position, member in enumerate(members):
@@ -161,7 +163,7 @@ def load_models(
             if not path.is_file():
                 raise FileNotFoundError(
                     f"no model file at {path}; give a model saved by "
-                    "'phonongnn train --out MODEL' (or save_model()), or 'default' "
+                    "'phonongnn train --out MODEL' (or save_model()), or 'gfn2-xtb' "
                     "for the shipped model"
                 )
             models.append(load_model(path, device=device))
@@ -195,7 +197,7 @@ def model_properties(model: GraphModel) -> tuple[str, ...]:
 
 def formula(atoms: Atoms) -> str:
     """Return the chemical formula of ``atoms`` (e.g. ``Ag3BrS``)."""
-    return str(atoms.get_chemical_formula())  # type: ignore[no-untyped-call]
+    return str(atoms.get_chemical_formula())
 
 
 def _symbol(z: int) -> str:
@@ -274,17 +276,14 @@ class Committee:
     ) -> Committee:
         """Load the models named by ``model`` (see :func:`load_models`).
 
-        Without ``spread_scale``, the shipped default committee comes with
-        the scales fitted on its validation set
-        (:func:`ase_phonongnn.data.default_spread_scale`), other models with
-        none.
+        Without ``spread_scale``, a shipped committee named by ``model``
+        comes with the scales fitted on its validation set
+        (:attr:`ase_phonongnn.model.NamedModel.spread_scale`), other models
+        with none.
         """
         models, sources = load_models(model, resolve_device(device))
-        default = model is None or (isinstance(model, str) and model == "default")
-        if spread_scale is None and default:
-            from ase_phonongnn.data import default_spread_scale
-
-            spread_scale = default_spread_scale()
+        if spread_scale is None and is_model_name(model):
+            spread_scale = named_model(model).spread_scale
         return cls(models, sources, spread_scale)
 
     @property

@@ -166,7 +166,7 @@ def thermal_averages(
     Parameters
     ----------
     model
-        As in :func:`~ase_phonongnn.predict.predict` (path, ``"default"``,
+        As in :func:`~ase_phonongnn.predict.predict` (path, ``"gfn2-xtb"``,
         loaded model or committee).
     sampler
         The phonons of the supercell to sample, or ``{T_fc: sampler}`` with
@@ -228,10 +228,11 @@ def thermal_averages(
     used_seed: int | None = seed
     sampled_from: list[float] = []
     for t, temperature in enumerate(temps):
-        source = sampler
-        if samplers is not None:
-            key, source = nearest_sampler(samplers, float(temperature))
+        if isinstance(sampler, Mapping):
+            key, source = nearest_sampler(sampler, float(temperature))
             sampled_from.append(key)
+        else:
+            source = sampler
         snapshots = source.sample(
             float(temperature),
             n_snapshots,

@@ -113,9 +113,7 @@ class PredictionWriter:
             if name == "traj":
                 from ase.io.trajectory import TrajectoryWriter
 
-                self._trajectory = TrajectoryWriter(  # type: ignore[no-untyped-call]
-                    str(self.path), mode="w"
-                )
+                self._trajectory = TrajectoryWriter(str(self.path), mode="w")
             elif name in _CONCATENATED:
                 self._handle = self.path.open("w")
 
@@ -175,7 +173,7 @@ class PredictionWriter:
         self._csv.writerow([row.get(column, "") for column in self._header])
 
     def _write_store(self, atoms: Atoms, results: dict[str, Any]) -> None:
-        snapshot = atoms.copy()  # type: ignore[no-untyped-call]
+        snapshot = atoms.copy()
         snapshot.calc = None
         (row,) = self._store.add([snapshot])
         provenance: dict[str, Any] = {
@@ -198,7 +196,7 @@ class PredictionWriter:
     def _write_ase(self, atoms: Atoms, results: dict[str, Any]) -> None:
         import ase.io
 
-        frame = atoms.copy()  # type: ignore[no-untyped-call]
+        frame = atoms.copy()
         frame.calc = None
         attach_results(frame, results)
         if self._trajectory is not None:

@@ -169,7 +169,7 @@ def velocities(frames: list[Atoms], source: Source) -> NDArray[np.float64] | Non
         return None
     stored = None
     if all("momenta" in frame.arrays for frame in frames):
-        velocity = [frame.get_velocities() for frame in frames]  # type: ignore[no-untyped-call]
+        velocity = [frame.get_velocities() for frame in frames]
         stored = np.array(velocity) * units.fs
         if not np.all(np.abs(stored).reshape(len(frames), -1).max(axis=1) > 0):
             stored = None

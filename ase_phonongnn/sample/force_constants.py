@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from ase import Atoms
@@ -20,7 +21,7 @@ def compute_force_constants(
     supercell_matrix: ArrayLike,
     calculator: Calculator | Callable[[], Calculator],
     distance: float = 0.01,
-    plus_minus: bool | str = "auto",
+    plus_minus: bool | Literal["auto"] = "auto",
     progress: bool = True,
 ) -> Phonopy:
     """Compute harmonic force constants by phonopy's finite-displacement method.

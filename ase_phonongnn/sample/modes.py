@@ -69,8 +69,8 @@ class ImaginaryPolicy:
     Parameters
     ----------
     kind
-        ``error`` (refuse), ``abs`` (use |ν|), ``drop`` (leave the modes out)
-        or ``floor`` (use max(|ν|, ``floor_thz``): |ν| for imaginary modes, and
+        ``error`` (refuse), ``abs`` (use ``|ν|``), ``drop`` (leave the modes out)
+        or ``floor`` (use ``max(|ν|, floor_thz)``: ``|ν|`` for imaginary modes, and
         no mode softer than the floor, so that no amplitude diverges).
     floor_thz
         The floor in THz, for ``kind="floor"`` only.

@@ -63,11 +63,11 @@ from numpy.typing import ArrayLike, NDArray
 from phonopy import Phonopy
 from phonopy.structure.atoms import PhonopyAtoms
 
+from ase_phonongnn.errors import DynaPhoPyError
 from ase_phonongnn.sample import _trajectory
 from ase_phonongnn.sample._dynaphopy import (
     PEAKS,
     POWER_SPECTRA,
-    DynaPhoPyError,
     SpectrumSettings,
     quasiparticle_force_constants,
 )
@@ -256,7 +256,7 @@ def renormalise_from_trajectory(
         Spacing of the frequency grid of the power spectra, THz.
     frequency_max
         Upper end of the analysed frequencies, THz; default twice the highest
-        harmonic |frequency| at the commensurate points, at most the Nyquist
+        harmonic ``|frequency|`` at the commensurate points, at most the Nyquist
         frequency 1/(2 time_step).
     min_frames
         Fewer frames than this are refused.

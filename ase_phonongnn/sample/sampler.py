@@ -84,7 +84,8 @@ class PhononSampler:
     def __init__(
         self, atoms: Atoms, supercell_matrix: ArrayLike, force_constants: ArrayLike
     ) -> None:
-        self._init_from(make_phonopy(atoms, supercell_matrix, force_constants))
+        fc = np.asarray(force_constants, dtype=np.float64)
+        self._init_from(make_phonopy(atoms, supercell_matrix, fc))
 
     @classmethod
     def from_phonopy(cls, phonon: Phonopy) -> PhononSampler:
@@ -108,7 +109,8 @@ class PhononSampler:
     @property
     def supercell(self) -> Atoms:
         """The undisplaced supercell (a copy), in phonopy's atom order."""
-        return self._supercell.copy()
+        supercell: Atoms = self._supercell.copy()
+        return supercell
 
     @property
     def force_constants_digest(self) -> str:
@@ -155,9 +157,12 @@ class PhononSampler:
         ndarray
             ζ, shape (N, 3), Å.
         """
-        config = SamplingConfig(statistics=statistics, imaginary=imaginary)
+        config = SamplingConfig(
+            statistics=statistics, imaginary=ImaginaryPolicy.parse(imaginary)
+        )
         modes = self._displacement_modes(_check_temperature(temperature), config)
-        return np.sqrt(np.einsum("mja,mja->ja", modes, modes))
+        zeta: NDArray[np.float64] = np.sqrt(np.einsum("mja,mja->ja", modes, modes))
+        return zeta
 
     def covariance(
         self,
@@ -172,7 +177,9 @@ class PhononSampler:
         ndarray
             Shape (3N, 3N), index 3 j + α.
         """
-        config = SamplingConfig(statistics=statistics, imaginary=imaginary)
+        config = SamplingConfig(
+            statistics=statistics, imaginary=ImaginaryPolicy.parse(imaginary)
+        )
         modes = self._displacement_modes(_check_temperature(temperature), config)
         flat = modes.reshape(modes.shape[0], -1)
         return flat.T @ flat
@@ -217,7 +224,7 @@ class PhononSampler:
         config = SamplingConfig(
             method=method,  # type: ignore[arg-type]
             statistics=statistics,
-            imaginary=imaginary,
+            imaginary=ImaginaryPolicy.parse(imaginary),
             amplitude=amplitude,
             plus_minus=plus_minus,
             min_distance=min_distance,
@@ -326,7 +333,7 @@ class PhononSampler:
             return config.amplitude * rng.uniform(-1.0, 1.0, size=(n, n_atoms, 3))
         modes = self._displacement_modes(temperature, config)
         if config.method == "paper":
-            zeta = np.sqrt(np.einsum("mja,mja->ja", modes, modes))
+            zeta: NDArray[np.float64] = np.sqrt(np.einsum("mja,mja->ja", modes, modes))
             return zeta * rng.uniform(-1.0, 1.0, size=(n, n_atoms, 3))
         if config.method == "zg":
             numbers = self._supercell.numbers
@@ -339,7 +346,8 @@ class PhononSampler:
         eigenvectors = self.modes.eigenvectors[self._used(config)]
         xi = rng.standard_normal((n, 3 * n_atoms))
         normal = xi @ eigenvectors.reshape(eigenvectors.shape[0], -1).T
-        return (normal @ modes.reshape(modes.shape[0], -1)).reshape(n, n_atoms, 3)
+        u: NDArray[np.float64] = normal @ modes.reshape(modes.shape[0], -1)
+        return u.reshape(n, n_atoms, 3)
 
     def _used(self, config: SamplingConfig) -> NDArray[np.bool_]:
         return self.modes.effective(config.imaginary)[1]
@@ -349,7 +357,7 @@ class PhononSampler:
             return True
         atoms = self._supercell.copy()
         atoms.positions += u
-        return neighbor_list("i", atoms, config.min_distance).size == 0
+        return bool(neighbor_list("i", atoms, config.min_distance).size == 0)
 
     def _provenance(
         self, temperature: float, config: SamplingConfig, seed: int

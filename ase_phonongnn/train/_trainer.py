@@ -146,8 +146,8 @@ def train(
     the diagonal and the off-diagonal components (the mean pressure): on the
     Ag3SBr stores the scale is 2.6 times the components' fluctuation about
     their own means. Scaling by that fluctuation instead (a 7 times heavier
-    stress term) was measured side by side on them and did not help
-    (docs/ag3sbr-findings.rst). With ``config.balance_by`` every
+    stress term) was measured side by side on them and did not help (see
+    the documentation's Ag3SBr findings). With ``config.balance_by`` every
     group of structures has its errors scaled by its own training spreads
     instead. Adam; early stopping on the validation loss; the best
     validation weights are kept.
@@ -171,9 +171,8 @@ def train(
         With ``config.balance_by`` each gets its group number as
         ``loss_group``.
     start_from
-        Fine-tune a trained model (e.g. one of
-        :func:`~ase_phonongnn.data.default_model_paths` loaded with
-        :func:`~ase_phonongnn.model.load_model`) instead of training a fresh
+        Fine-tune a trained model (e.g. a member of the shipped committee,
+        ``load_model("gfn2-xtb:0")``) instead of training a fresh
         one: a copy starts from its weights and keeps its target scaling, so
         its first predictions are those of ``start_from``, which is left
         unchanged. ``model_config`` must be ``start_from.config``.

@@ -35,7 +35,7 @@ def register_calculator(name: str = CALCULATOR_NAME) -> type[PhononGNNCalc]:
 
     registered = external_calculators.get(name)
     if registered is None:
-        register_calculator_class(name, PhononGNNCalc)  # type: ignore[no-untyped-call]
+        register_calculator_class(name, PhononGNNCalc)
     elif registered is not PhononGNNCalc:
         raise ValueError(
             f"ASE calculator name {name!r} is taken by {registered!r}; "

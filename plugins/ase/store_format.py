@@ -83,9 +83,7 @@ def read_phonongnn_store(
             if keys.FORCES in atoms.arrays:
                 results[keys.FORCES] = atoms.arrays[keys.FORCES]
             if results:
-                atoms.calc = SinglePointCalculator(  # type: ignore[no-untyped-call]
-                    atoms, **results
-                )
+                atoms.calc = SinglePointCalculator(atoms, **results)
             yield atoms
 
 

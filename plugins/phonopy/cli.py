@@ -12,8 +12,8 @@ from ase_phonongnn.sample import METHODS
 from ase_phonongnn_plugins.phonopy.hook import write_thermal_supercells
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Write thermally displaced supercells and phonopy_disp.yaml."""
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of ``phonopy-thermal-displacements``."""
     parser = argparse.ArgumentParser(
         prog="phonopy-thermal-displacements",
         description="Thermally displaced supercells (ase_phonongnn samplers) in "
@@ -35,7 +35,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="phonopy interface: vasp, qe, abinit, aims, ...",
     )
     parser.add_argument("--out-dir", type=Path, default=Path("."))
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write thermally displaced supercells and phonopy_disp.yaml."""
+    args = build_parser().parse_args(argv)
     try:
         phonon = write_thermal_supercells(
             args.phonopy_params,

@@ -79,10 +79,8 @@ def write_thermal_supercells(
     Phonopy
         A new Phonopy object of the same supercell with the dataset set.
     """
-    from phonopy.interface.calculator import (
-        get_calculator_physical_units,
-        write_supercells_with_displacements,
-    )
+    from phonopy.interface.calculator import write_supercells_with_displacements
+    from phonopy.physical_units import get_calculator_physical_units
     from phonopy.structure.atoms import PhonopyAtoms
 
     source = _phonopy(phonon)
@@ -105,14 +103,16 @@ def write_thermal_supercells(
         primitive_matrix=source.primitive_matrix,
         calculator=interface_mode,
     )
-    displaced.dataset = dataset
+    displaced.displacements = dataset["displacements"]
+    cells = displaced.supercells_with_displacements
+    assert cells is not None  # generated from the displacements just set
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with contextlib.chdir(out):
         write_supercells_with_displacements(
             interface_mode,
             displaced.supercell,
-            displaced.supercells_with_displacements,
+            cells,
         )
         displaced.save("phonopy_disp.yaml")
     return displaced

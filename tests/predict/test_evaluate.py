@@ -9,8 +9,7 @@ import pytest
 
 from ase_phonongnn import PhononGNNCalc, keys
 from ase_phonongnn.cli.main import main
-from ase_phonongnn.data import default_spread_scale
-from ase_phonongnn.model import save_model
+from ase_phonongnn.model import named_model, save_model
 from ase_phonongnn.predict import Committee, calibrate_spread, evaluate, predict
 from ase_phonongnn.train import evaluate_model, load_structures, regression_metrics
 
@@ -101,7 +100,7 @@ def test_calibrated_spread_matches_the_error_it_was_fitted_on(
 
 
 def test_shipped_committee_carries_its_validation_fitted_scales():
-    scale = default_spread_scale()
+    scale = named_model("default").spread_scale
     assert scale is not None and set(scale) >= set(keys.TARGETS)
     committee = Committee.load("default", "cpu")
     assert committee.spread_scale[keys.BAND_GAP] == scale[keys.BAND_GAP]

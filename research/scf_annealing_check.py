@@ -1,7 +1,7 @@
 """Check the shipped labels against tblite's SCF annealing.
 
 GFN2-xTB's SCF can have more than one solution on a thermal snapshot of
-Ag3SBr (``runs/scf_branch_check.py``); which one the default SCF reaches
+Ag3SBr (``research/scf_branch_check.py``); which one the default SCF reaches
 depends on its starting guess. tblite can start the SCF with hot electrons
 and cool them to the labelling temperature (electronic-temperature
 annealing), which tends to reach the lower solution. This script relabels
@@ -9,7 +9,7 @@ snapshots that way, on the first rung of the retry ladder with electrons
 started at 3,000 K (50 cycles held, 50 cooling), and compares:
 
 ``--test``
-    every labelled phonon-informed snapshot of ``runs/train_default.py``'s
+    every labelled phonon-informed snapshot of ``research/train_default.py``'s
     test set, in a seeded random order, resuming: one JSON line per
     snapshot in ``scf_annealing_check.jsonl`` (its label and the annealed
     energy per atom, σh, band gap and VBM, or "failed"). With
@@ -19,8 +19,8 @@ started at 3,000 K (50 cycles held, 50 cooling), and compares:
     N snapshots the first rung failed on, drawn at random from the store:
     does annealing converge them?
 
-    python runs/scf_annealing_check.py --test [--summarise]
-    python runs/scf_annealing_check.py --failed 12
+    python research/scf_annealing_check.py --test [--summarise]
+    python research/scf_annealing_check.py --failed 12
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Renormalise the shipped harmonic force constants of Ag3SBr/Ag3SI with GFN2-xTB.
 
-Three stages, each resumable (checkpoints under runs/<material>_<T>K_<stage>/):
+Three stages, each resumable (checkpoints under research/<material>_<T>K_<stage>/):
 
 1. ``floor:1.0``: imaginary modes sampled as 1 THz modes (moderate amplitudes
    while the spectrum is far from self-consistent; the SCF converges on them);
@@ -9,7 +9,7 @@ Three stages, each resumable (checkpoints under runs/<material>_<T>K_<stage>/):
 3. the same policy with 40 snapshots per iteration and a fit that pools the
    last three iterations, to bring the sampling noise below the tolerance.
 
-    python runs/renormalise_ag3sx.py Ag3SBr 300 [WORKERS]
+    python research/renormalise_ag3sx.py Ag3SBr 300 [WORKERS]
 
 ``--start-from Ag3SBr`` starts instead from the force constants that material
 has shipped at the same temperature, moved onto this material's cell (same
@@ -18,18 +18,22 @@ iterations to reach it does). Ag3SI's harmonic spectrum (down to −6.4 THz)
 is far worse a start than Ag3SBr's renormalised one, so it runs stages 2 and
 3 only:
 
-    python runs/renormalise_ag3sx.py Ag3SI 300 2 --start-from Ag3SBr
+    python research/renormalise_ag3sx.py Ag3SI 300 2 --start-from Ag3SBr
 
 ``--start-from Ag3SBr@300`` starts from the force constants a material has
 shipped at another temperature (the nearest fixed point is the best start).
 Above 400 K a third of GFN2-xTB's SCFs fail even on the whole retry ladder
 (about ten minutes each), and the ladder's rescued labels lie on another SCF
-solution (docs/ag3sbr-findings.rst, runs/scf_branch_check.py): runs above 300 K try only
-its first rung, and a failed snapshot is left out of the fit. At 300 K and
-below the script keeps the ladder, with which the shipped 300 K force
-constants were fitted, so that it reproduces them:
+solution (docs/ag3sbr-findings.rst, research/scf_branch_check.py): runs
+above 300 K try only its first rung, and a failed snapshot is left out of
+the fit. At 300 K and below the script keeps the ladder, with which the
+shipped 300 K force constants were fitted, so that it reproduces them:
 
-    python runs/renormalise_ag3sx.py Ag3SBr 500 1 --start-from Ag3SBr@300
+    python research/renormalise_ag3sx.py Ag3SBr 500 1 --start-from Ag3SBr@300
+
+The result goes to ``research/force-constants/<material>_<T>K_params.yaml``
+and ``..._history.json``, never into the package: shipping it is copying
+both into ``ase_phonongnn/data/``.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 
-from ase_phonongnn.data import DATA_DIR, force_constants_path
+from ase_phonongnn.data import force_constants_path
 from ase_phonongnn.errors import ConvergenceError
 from ase_phonongnn.label import GFN2xTB
 from ase_phonongnn.sample._phonopy import full_force_constants, load_phonopy
@@ -126,8 +130,10 @@ with ProcessPoolExecutor(workers) as executor:
             "converged": result.converged,
             "history": result.history,
         }
-save_phonopy(result.phonon, DATA_DIR / f"{stem}_params.yaml")
-(DATA_DIR / f"{stem}_history.json").write_text(
+out = runs / "force-constants"
+out.mkdir(exist_ok=True)
+save_phonopy(result.phonon, out / f"{stem}_params.yaml")
+(out / f"{stem}_history.json").write_text(
     json.dumps(
         {
             "calculator": "gfn2-xtb",

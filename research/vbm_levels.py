@@ -10,12 +10,13 @@ above it, within one temperature, and regresses a model's (by default the
 shipped committee's) VBM predictions on the two parts: a slope below 1 on
 the splitting is the share of it the model does not follow.
 
-    python runs/vbm_levels.py [--temperatures 300 500] [--count 40] [--model default]
+    python research/vbm_levels.py [--temperatures 300 500] [--count 40]
+        [--model default]
 
 The snapshots are the first ``--count`` of each temperature in the
 phonon-informed validation set (same content-hash split as
-``runs/train_default.py``). Their levels (one GFN2-xTB single point each,
-about 10 s) are kept in ``runs/vbm_levels.json`` by content hash and reused;
+``research/train_default.py``). Their levels (one GFN2-xTB single point each,
+about 10 s) are kept in ``research/vbm_levels.json`` by content hash and reused;
 each is checked against its stored VBM label.
 """
 
@@ -91,7 +92,7 @@ def main() -> None:
         f"{int(np.sum(np.abs(ideal - top) < 1e-4))}-fold"
     )
     snapshots = load_structures([dataset_path("phonon-Ag3SBr")], skip_retried=True)
-    # the validation set of runs/train_default.py
+    # the validation set of research/train_default.py
     validation = [snapshots[i] for i in hash_split(snapshots).validation]
     levels_of = cache.setdefault("snapshots", {})
     for temperature in args.temperatures:

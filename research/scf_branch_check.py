@@ -9,7 +9,7 @@ gives, the damping only helps the mixer, and a jump elsewhere is another
 solution. Prints one JSON line per (λ, rung): σh (GPa), band gap (eV),
 energy per atom (eV), or "failed".
 
-    python runs/scf_branch_check.py [STORE] [HASH-PREFIX] [λ ...] [--rungs R ...]
+    python research/scf_branch_check.py [STORE] [HASH-PREFIX] [λ ...] [--rungs R ...]
 
 HASH-PREFIX picks any labelled snapshot (an outlier labelled on the default
 rung too). Defaults: the shipped phonon-Ag3SBr store, its first retried

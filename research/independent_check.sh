@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # Score the shipped committee on phonon-informed Ag3SBr snapshots sampled
 # apart from the shipped stores: new seeds (900-905, none used by
-# runs/datasets.sh), the samplers and force constants of phonon-Ag3SBr (300 K
+# research/datasets.sh), the samplers and force constants of phonon-Ag3SBr (300 K
 # ones at 100-400 K, each temperature's own at 500 and 600 K), labelled with
 # GFN2-xTB on the first SCF rung as the later shipped labels were.
-#   bash runs/independent_check.sh          (N=20 per temperature)
-#   N=40 bash runs/independent_check.sh     (more: the store resumes)
-# Writes runs/independent-check/: the samples, the labelled store and
+#   bash research/independent_check.sh          (N=20 per temperature)
+#   N=40 bash research/independent_check.sh     (more: the store resumes)
+# Writes research/independent-check/: the samples, the labelled store and
 # metrics.json (MAE, RMSE, R² and n from ase_phonongnn.predict.evaluate, as
 # phonongnn evaluate prints them, on the whole store and on each
 # temperature). Re-running resumes: sampling is seeded, labelling skips what
 # the store has.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=runs/independent-check
+out=research/independent-check
 n="${N:-20}"
 mkdir -p "$out"
 store="$out/phonon-Ag3SBr-check.h5"
@@ -28,7 +28,7 @@ for t in 100 200 300 400 500 600; do
   parts+=("$f")
   seed=$((seed + 1))
 done
-source runs/_interleave.sh
+source research/_interleave.sh
 f="$out/all-n$n.extxyz"
 interleave "$f" "${parts[@]}"
 phonongnn label "$f" --out "$store" --calculator gfn2-xtb \
@@ -41,7 +41,7 @@ import sys
 import numpy as np
 
 from ase_phonongnn import keys
-from ase_phonongnn.data import default_model_paths
+from ase_phonongnn.model import named_model
 from ase_phonongnn.predict import evaluate
 from ase_phonongnn.store import SnapshotStore
 
@@ -50,7 +50,7 @@ with SnapshotStore.open(sys.argv[1]) as store:
     atoms = store.read_atoms("done")
 temperatures = np.array([a.info[keys.TEMPERATURE] for a in atoms])
 result = {
-    "models": [p.name for p in default_model_paths()],
+    "models": [p.name for p in named_model("gfn2-xtb").members],
     "store": counts,
     "all": evaluate("default", atoms),
 }

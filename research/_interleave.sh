@@ -1,4 +1,4 @@
-# Sourced by the sampling scripts of runs/.
+# Sourced by the sampling scripts of research/.
 # interleave OUT PART...: frame i of every part in turn into OUT (unless OUT is
 # there), so that a partly labelled store covers every amplitude or
 # temperature.

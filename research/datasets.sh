@@ -1,26 +1,28 @@
 #!/usr/bin/env bash
 # Sample and label the shipped Ag3SBr-family datasets with the project's CLI:
-# the samples go to runs/datasets/, the labelled stores to ase_phonongnn/data/.
-#   bash runs/datasets.sh random-Ag3SBr     (eq. 2, a = 0.05 ... 0.40 Å: insulating, see runs/README.rst)
-#   bash runs/datasets.sh phonon-Ag3SBr     (normal modes of the 300 K renormalised FC; see runs/README.rst)
-#   MAX_TEMPERATURE=400 bash runs/datasets.sh phonon-Ag3SBr   (only T <= 400 K, same store)
-#   MAX_AMPLITUDE=0.30 bash runs/datasets.sh random-Ag3SBr     (only a <= 0.30 Å, same store)
-#   bash runs/datasets.sh random-Ag3SBr-more   (20 more per amplitude up to 0.35 Å, same store)
-#   bash runs/datasets.sh phonon-Ag3SBr-hot    (500, 600 K from their own renormalised FC)
-#   bash runs/datasets.sh phonon-Ag3SBr-hot-more   (100 more at 600 K)
-#   bash runs/datasets.sh phonon-Ag3SBr-more   (60 more per T at 100-400 K, same store)
-#   bash runs/datasets.sh random-Ag3SBr-more2  (35 more per amplitude up to 0.35 Å)
-#   bash runs/datasets.sh phonon-Ag3SBr-400-own  (400 K from its own renormalised FC)
-#   bash runs/datasets.sh phonon-Ag3SBr-300-more  (150 more at 300 K)
-#   bash runs/datasets.sh phonon-Ag3SBr-500-more  (150 more at 500 K, own FC)
-#   bash runs/datasets.sh phonon-Ag3SBr-400-own-more  (200 more at 400 K, own FC)
-#   bash runs/datasets.sh phonon-Ag3SBr-300-more2  (150 more at 300 K)
-#   bash runs/datasets.sh phonon-Ag3SBr-600-more  (150 more at 600 K, own FC)
-#   FIRST_RUNG=1 bash runs/datasets.sh ...     (any set on the first SCF rung only)
+# the samples and the labelled stores go to research/datasets/ (never into the
+# package). To grow a shipped store, copy it there first, and back when done:
+#   cp ase_phonongnn/data/phonon-Ag3SBr.h5 research/datasets/
+#   bash research/datasets.sh random-Ag3SBr     (eq. 2, a = 0.05 ... 0.40 Å: insulating, see research/README.rst)
+#   bash research/datasets.sh phonon-Ag3SBr     (normal modes of the 300 K renormalised FC; see research/README.rst)
+#   MAX_TEMPERATURE=400 bash research/datasets.sh phonon-Ag3SBr   (only T <= 400 K, same store)
+#   MAX_AMPLITUDE=0.30 bash research/datasets.sh random-Ag3SBr     (only a <= 0.30 Å, same store)
+#   bash research/datasets.sh random-Ag3SBr-more   (20 more per amplitude up to 0.35 Å, same store)
+#   bash research/datasets.sh phonon-Ag3SBr-hot    (500, 600 K from their own renormalised FC)
+#   bash research/datasets.sh phonon-Ag3SBr-hot-more   (100 more at 600 K)
+#   bash research/datasets.sh phonon-Ag3SBr-more   (60 more per T at 100-400 K, same store)
+#   bash research/datasets.sh random-Ag3SBr-more2  (35 more per amplitude up to 0.35 Å)
+#   bash research/datasets.sh phonon-Ag3SBr-400-own  (400 K from its own renormalised FC)
+#   bash research/datasets.sh phonon-Ag3SBr-300-more  (150 more at 300 K)
+#   bash research/datasets.sh phonon-Ag3SBr-500-more  (150 more at 500 K, own FC)
+#   bash research/datasets.sh phonon-Ag3SBr-400-own-more  (200 more at 400 K, own FC)
+#   bash research/datasets.sh phonon-Ag3SBr-300-more2  (150 more at 300 K)
+#   bash research/datasets.sh phonon-Ag3SBr-600-more  (150 more at 600 K, own FC)
+#   FIRST_RUNG=1 bash research/datasets.sh ...     (any set on the first SCF rung only)
 # Re-running resumes: sampling is seeded, labelling skips what the store has.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source runs/_interleave.sh
+source research/_interleave.sh
 # subset OUT IN KEY MAX: the frames of IN whose info[KEY] <= MAX, in order.
 subset() {
   [ -f "$1" ] || python -c "
@@ -68,7 +70,7 @@ more_phonon() {
   own_fc_sample "$out/$1" "$2" "$3" "$4"
   inputs=("$out/$1")
 }
-out=runs/datasets
+out=research/datasets
 mkdir -p "$out"
 workers="${WORKERS:-2}"
 options=()
@@ -125,13 +127,13 @@ case "${1:?dataset name}" in
     ;;
   phonon-Ag3SBr-hot)
     # 500 and 600 K from the force constants renormalised at that temperature
-    # (the 300 K ones sample them too widely: see runs/README.rst), into the
+    # (the 300 K ones sample them too widely: see research/README.rst), into the
     # phonon-Ag3SBr store.
     # First SCF rung only: at 500-600 K a failure on the full ladder costs
     # ~10 min and the ladder rescued none of the first 14 there; the failures
     # can be retried on the ladder later, in place:
-    #   phonongnn label ase_phonongnn/data/phonon-Ag3SBr.h5 \
-    #     --out ase_phonongnn/data/phonon-Ag3SBr.h5 --retry-failed
+    #   phonongnn label research/datasets/phonon-Ag3SBr.h5 \
+    #     --out research/datasets/phonon-Ag3SBr.h5 --retry-failed
     store=phonon-Ag3SBr
     options=(--calculator-option retry=false)
     inputs=()
@@ -139,7 +141,7 @@ case "${1:?dataset name}" in
     for t in 500 600; do
       fc="ase_phonongnn/data/Ag3SBr_${t}K_params.yaml"
       if [ ! -f "$fc" ]; then
-        echo "skipping $t K: no $fc yet (runs/renormalise_ag3sx.py)" >&2
+        echo "skipping $t K: no $fc yet (research/renormalise_ag3sx.py)" >&2
         continue
       fi
       f="$out/phonon-Ag3SBr-T$t-own.extxyz"
@@ -156,7 +158,7 @@ case "${1:?dataset name}" in
     ;;
   phonon-Ag3SBr-400-own)
     # 240 at 400 K from the 400 K force constants (new seed), first SCF rung
-    # only: the shipped committee errs most at 400 K (runs/independent-check),
+    # only: the shipped committee errs most at 400 K (research/independent-check),
     # whose snapshots so far all come from the 300 K force constants, and the
     # demo samples 400 K from its own.
     more_phonon phonon-Ag3SBr-T400-own.extxyz 400 240 320
@@ -196,6 +198,6 @@ esac
 # minute instead of ten on the whole ladder; --retry-failed revisits it later.
 [ -z "${FIRST_RUNG:-}" ] || options=(--calculator-option retry=false)
 for f in "${inputs[@]}"; do
-  phonongnn label "$f" --out "ase_phonongnn/data/${store:-$1}.h5" \
+  phonongnn label "$f" --out "research/datasets/${store:-$1}.h5" \
     --calculator gfn2-xtb "${options[@]}" --workers "$workers"
 done

@@ -3,20 +3,20 @@
 Samples a few normal-mode snapshots from a phonopy_params.yaml and runs one
 tblite single point per snapshot and SCF setting, printing whether it
 converged, the time and the band gap. The settings are those tried for Ag3SI
-(see runs/README.rst): the retry ladder's mixer dampings, more cycles, looser
+(see research/README.rst): the retry ladder's mixer dampings, more cycles, looser
 accuracy, hot electrons, other starting guesses, a hot SCF (CEH or EEQ guess)
 whose density restarts the 300 K one, tblite's electronic-temperature
 annealing (hot electrons cooled to 300 K within the SCF) and Broyden
 mixers with a short memory.
 
-    python runs/scf_convergence_check.py runs/Ag3SI_300K_start_params.yaml 300 3
+    python research/scf_convergence_check.py research/Ag3SI_300K_start_params.yaml 300 3
 
 ``--iodine K --first-rung`` checks Br-rich solid solutions instead: K of the
 Br sites of each Ag3SBr snapshot (seeded) become I and the cell is scaled to
 the Vegard lattice parameter of Ag3SBr_x I_(1-x), on the ladder's first rung
 only:
 
-    python runs/scf_convergence_check.py \
+    python research/scf_convergence_check.py \
         ase_phonongnn/data/Ag3SBr_300K_params.yaml 100 3 --iodine 1 2 4 --first-rung
 """
 

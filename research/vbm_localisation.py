@@ -5,7 +5,7 @@ test set are labels well above its prediction (docs/ag3sbr-findings.rst).
 A level that splits off the top of the valence band onto a few atoms, in a
 locally distorted environment, would do that: a readout that averages over
 the cell sees such an environment diluted forty-fold. This script scores
-the committee on the test set of ``runs/train_default.py``, takes the
+the committee on the test set of ``research/train_default.py``, takes the
 snapshots with the largest VBM residuals and as many drawn at random, reruns
 their GFN2-xTB single point on the labelling settings, and prints for the
 top valence orbital its Mulliken populations per atom: the inverse
@@ -18,7 +18,7 @@ atom's element. The results are kept, by content hash, in
 have a localised top orbital (IPR above :data:`LOCALISED`) and what share
 of the committee's squared VBM error they carry.
 
-    python runs/vbm_localisation.py [--count 20] [--all]
+    python research/vbm_localisation.py [--count 20] [--all]
 """
 
 from __future__ import annotations

@@ -5,34 +5,40 @@ both scored better on the phonon-informed test set than one trained on the
 phonon-informed store alone (docs/ag3sbr-findings.rst), and far better on random
 snapshots.
 
-    python runs/train_default.py --seeds 0 --readout attention &   # members,
-    python runs/train_default.py --seeds 1 --readout attention &   # in parallel
-    python runs/train_default.py --seeds 0 --readout attention \\
+    python research/train_default.py --seeds 0 --readout attention &   # members,
+    python research/train_default.py --seeds 1 --readout attention &   # in parallel
+    python research/train_default.py --seeds 0 --readout attention \\
         --equivariant --name default-model-painn --max-time 6300  # PaiNN member
-    python runs/train_default.py --seeds 0 --start-from ase_phonongnn/data \\
+    python research/train_default.py --seeds 0 --start-from ase_phonongnn/data \\
         --learning-rate 1e-4    # fine-tune a shipped member on grown stores
-    python runs/train_default.py --seeds 2 --paper paper-1
-    python runs/train_default.py --summarise
+    python research/train_default.py --seeds 2 --paper paper-1
+    python research/train_default.py --summarise
 
 Snapshots whose SCF converged only on a damped rung of GFN2-xTB's retry
 ladder are left out of every set (``load_structures(skip_retried=True)``):
 they lie on another SCF solution than their neighbours
-(``runs/scf_branch_check.py``).
+(``research/scf_branch_check.py``).
 
 The split is by content hash (15 % test, 15 % validation), so a snapshot
 keeps its set when the store grows and the held-out test set is never
 trained on by any later model either. Every member sees the same split and
 differs in its seed (weights, batch order); the ``paper-*`` baselines are
-trained on the same split. Members go to ``ase_phonongnn/data/default-model-
-<seed>.safetensors``; each run's test predictions and metrics go to
-``runs/default-model/<name>.json``; ``--summarise`` fits the shipped
-committee's spread scales on the validation set
-(``ase_phonongnn/data/default-model.calibration.json``), evaluates the
+trained on the same split. Members go to ``research/default-model/<name>-
+<seed>.safetensors`` (``--out``); each run's test predictions and metrics go to
+``research/default-model/<name>.json``; ``--summarise`` fits the shipped
+committee's (``gfn2-xtb`` of ``ase_phonongnn/data/models.json``) spread scales
+on the validation set (``research/default-model/default-model.calibration.json``,
+with the members' digests), evaluates the
 members and the committee on each store's test set, scores the other runs'
 test predictions on each store's part of their test set (named by content
-hash in the record) and writes ``runs/default-model/report.json``, with the
-committee's metrics also without the σh labels that ``runs/stress_screen.py``
+hash in the record) and writes ``research/default-model/report.json``, with the
+committee's metrics also without the σh labels that ``research/stress_screen.py``
 flags (run it first; another SCF solution, kept in every set).
+
+Nothing is written into the package: a member ships when it is copied into
+``ase_phonongnn/data/`` and listed, with its SHA-256, in the manifest
+``ase_phonongnn/data/models.json`` beside a calibration refitted for the new
+members (``--summarise`` after the manifest lists them).
 """
 
 from __future__ import annotations
@@ -48,11 +54,16 @@ import torch
 from ase_phonongnn import keys
 from ase_phonongnn.data import (
     DATA_DIR,
-    DEFAULT_CALIBRATION,
     dataset_path,
-    default_model_paths,
 )
-from ase_phonongnn.model import READOUTS, ModelConfig, load_model, save_model
+from ase_phonongnn.model import (
+    READOUTS,
+    ModelConfig,
+    load_model,
+    read_manifest,
+    save_model,
+    sha256,
+)
 from ase_phonongnn.predict import calibrate_spread, predict
 from ase_phonongnn.train import (
     TrainConfig,
@@ -105,7 +116,7 @@ parser.add_argument(
 )
 parser.add_argument("--learning-rate", type=float, default=1e-3)
 parser.add_argument("--paper", nargs="*", default=[])
-parser.add_argument("--out", type=Path, default=DATA_DIR)
+parser.add_argument("--out", type=Path, default=runs / "default-model")
 args = parser.parse_args()
 torch.set_num_threads(1)
 args.out.mkdir(parents=True, exist_ok=True)
@@ -113,7 +124,7 @@ args.out.mkdir(parents=True, exist_ok=True)
 per_store = [load_structures([store], skip_retried=True) for store in args.stores]
 structures = [atoms for group in per_store for atoms in group]
 origin = np.repeat(np.arange(len(per_store)), [len(g) for g in per_store])
-# test: hash buckets 0-14, validation 15-29 (runs/vbm_levels.py scores on it)
+# test: hash buckets 0-14, validation 15-29 (research/vbm_levels.py scores on it)
 split = hash_split(structures)
 print(
     f"{len(structures)} structures: {len(split.train)} train, "
@@ -158,7 +169,7 @@ def fit(
 
 
 def record(name: str, result: TrainResult, start_from: Path | None = None) -> None:
-    """Write a run's metrics and test predictions to runs/default-model/."""
+    """Write a run's metrics and test predictions to research/default-model/."""
     payload = {
         "start_from": None if start_from is None else str(start_from),
         "split": result.split.to_dict(),
@@ -207,7 +218,10 @@ if args.summarise:
     # potential's σh is the trace of its stress), on each store's test set;
     # the other runs (paper-*) from their records, on the test set they had
     # and, where the record names its test snapshots, on each store's part
-    shipped = default_model_paths()
+    # the members the manifest lists, its calibration not yet checked: this
+    # refits it, e.g. after the manifest's member list changed
+    listed = read_manifest()["models"]["gfn2-xtb"]["members"]
+    shipped = [DATA_DIR / member["file"] for member in listed]
     labelled = {a.info[keys.CONTENT_HASH]: k for k, a in enumerate(structures)}
 
     def by_store(payload: dict) -> dict[str, dict]:
@@ -237,16 +251,24 @@ if args.summarise:
         }
     validation = [structures[i] for i in split.validation]
     scale = calibrate_spread([str(p) for p in shipped], validation)
-    (DATA_DIR / DEFAULT_CALIBRATION).write_text(
+    calibration = args.out / "default-model.calibration.json"
+    calibration.write_text(
         json.dumps(
             {
                 "spread_scale": scale,
-                "fitted_on": "validation set of runs/train_default.py",
+                "fitted_on": "validation set of research/train_default.py",
                 "n_validation": len(validation),
                 "members": [p.name for p in shipped],
+                "member_sha256": {p.name: sha256(p) for p in shipped},
             },
             indent=1,
         )
+        + "\n"
+    )
+    print(
+        f"wrote {calibration}; to ship it, copy it into ase_phonongnn/data and "
+        f"set its sha256 ({sha256(calibration)}) in ase_phonongnn/data/models.json",
+        flush=True,
     )
     members = {path.stem: load_model(path) for path in shipped}
     screen_file = runs / "stress_screen.json"
@@ -281,7 +303,7 @@ if args.summarise:
             "committee": {
                 t: regression_metrics(labels[t], committee[t]) for t in targets
             },
-            # without the σh labels runs/stress_screen.py flags (another SCF
+            # without the σh labels research/stress_screen.py flags (another SCF
             # solution): what a smooth model can be held to; reported beside
             # the full test set, never instead of it
             "committee_screened": {

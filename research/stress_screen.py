@@ -7,13 +7,13 @@ squares and measures each label's residual in robust spreads (1.4826 times
 the median absolute deviation); labels more than ``--threshold`` spreads
 above it are flagged (the second SCF solution found so far always raises
 σh, by 1–4 GPa). They lie where the SCF has more than one solution
-(``runs/scf_branch_check.py``); the screen only names them, it removes
-nothing. ``runs/train_default.py --summarise`` scores the committee on the
+(``research/scf_branch_check.py``); the screen only names them, it removes
+nothing. ``research/train_default.py --summarise`` scores the committee on the
 test set with and without them.
 
-    python runs/stress_screen.py [STORE ...] [--threshold 4.5]
+    python research/stress_screen.py [STORE ...] [--threshold 4.5]
 
-Writes ``runs/stress_screen.json``: per store, the flagged labels (content
+Writes ``research/stress_screen.json``: per store, the flagged labels (content
 hash, temperature or amplitude, σh, residual in spreads) and each group's
 fitted relation and spread.
 """
