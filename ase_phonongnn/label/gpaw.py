@@ -161,7 +161,7 @@ class GPAWPBEsol(Calculator):
             **copy.deepcopy(dict(PBESOL_DEFAULTS)),
             **gpaw_parameters,
         }
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.strain = strain
         has_stress = self._mode() != "lcao"
         self.implemented_properties = [
@@ -209,7 +209,9 @@ class GPAWPBEsol(Calculator):
         system_changes: list[str] = all_changes,
     ) -> None:
         """Run GPAW on the structure (ASE calculator protocol)."""
-        super().calculate(atoms, properties or [keys.ENERGY], system_changes)
+        super().calculate(  # type: ignore[no-untyped-call]
+            atoms, properties or [keys.ENERGY], system_changes
+        )
         assert self.atoms is not None  # set by the base class
         structure = Atoms(
             self.atoms.numbers,

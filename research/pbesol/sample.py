@@ -1,0 +1,112 @@
+"""Snapshots of the Ag3S(Br,I) family for PBEsol labelling, in chunks.
+
+    python research/pbesol/sample.py
+
+Writes research/pbesol/samples/<set>-part<k>.extxyz (seeded: re-running writes
+the same files and skips those that exist); research/pbesol/label.sh labels them.
+
+Sets (2×2×2 cells, 40 atoms):
+
+- ``thermal-Ag3SI``: normal-mode snapshots of the shipped Ag3SI harmonic
+  force constants at 300, 400, 500, 600 K, soft and imaginary modes floored
+  at 0.5 THz; the SCF robustness set of the GPAW labeller.
+- ``thermal-mixed``: Ag3SBr_x I_(1-x), x = 1/8 … 7/8, the Br sites made I at
+  random in normal-mode snapshots of the shipped Ag3SBr force constants
+  renormalised at each temperature (300–600 K), the cell scaled to Vegard's
+  lattice parameter with the fractional displacements kept.
+- ``random-Ag3SI``, ``random-Ag3SBr``, ``random-mixed``: the paper's eq. 2,
+  a = 0.1 … 0.8 Å.
+
+Within a part the snapshots cycle through temperatures (or amplitudes) and
+compositions, so a partly labelled store covers all of them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.io import write
+
+from ase_phonongnn.data import force_constants_path
+from ase_phonongnn.sample import PhononSampler
+from ase_phonongnn.structures import substitute_iodine
+
+SAMPLES = Path(__file__).with_name("samples")
+TEMPERATURES = (300.0, 400.0, 500.0, 600.0)
+AMPLITUDES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+IODINE_SITES = tuple(range(1, 8))  # of 8 halogen sites: x = 7/8 ... 1/8
+PART = 10
+
+
+def thermal_ag3si(part: int) -> list[Atoms]:
+    """Part ``part`` of the ``thermal-Ag3SI`` set."""
+    frames = []
+    for i, t in zip(range(PART), itertools.cycle(TEMPERATURES), strict=False):
+        sampler = PhononSampler.from_file(force_constants_path("Ag3SI"))
+        frames += sampler.sample(
+            t, 1, "normal-mode", imaginary="floor:0.5", seed=1000 * part + i
+        )
+    return frames
+
+
+def thermal_mixed(part: int) -> list[Atoms]:
+    """Part ``part`` of the ``thermal-mixed`` set."""
+    frames = []
+    pairs = itertools.cycle(itertools.product(IODINE_SITES, TEMPERATURES))
+    for i, (n_iodine, t) in zip(
+        range(PART), itertools.islice(pairs, 3 * part, None), strict=False
+    ):
+        seed = 2000 * part + i
+        sampler = PhononSampler.from_file(force_constants_path("Ag3SBr", t))
+        (atoms,) = sampler.sample(t, 1, "normal-mode", imaginary="floor:0.5", seed=seed)
+        mixed = substitute_iodine(atoms, n_iodine, np.random.default_rng(seed))
+        mixed.info.update(atoms.info)
+        mixed.info["iodine_seed"] = seed
+        frames.append(mixed)
+    return frames
+
+
+def _random(n_iodine: Callable[[int], int]) -> Callable[[int], list[Atoms]]:
+    def make(part: int) -> list[Atoms]:
+        sampler = PhononSampler.from_file(force_constants_path("Ag3SBr"))
+        frames = []
+        for i, a in zip(range(PART), itertools.cycle(AMPLITUDES), strict=False):
+            seed = 3000 * part + i
+            (atoms,) = sampler.sample(0.0, 1, "random", amplitude=a, seed=seed)
+            k = n_iodine(i)
+            if k:
+                mixed = substitute_iodine(atoms, k, np.random.default_rng(seed))
+                mixed.info.update(atoms.info)
+                mixed.info["iodine_seed"] = seed
+                atoms = mixed
+            frames.append(atoms)
+        return frames
+
+    return make
+
+
+SETS: dict[str, Callable[[int], list[Atoms]]] = {
+    "thermal-Ag3SI": thermal_ag3si,
+    "thermal-mixed": thermal_mixed,
+    "random-Ag3SI": _random(lambda i: 8),
+    "random-Ag3SBr": _random(lambda i: 0),
+    "random-mixed": _random(lambda i: IODINE_SITES[i % len(IODINE_SITES)]),
+}
+
+
+def main(n_parts: int = 6) -> None:
+    """Write the first ``n_parts`` parts of every set that are not there yet."""
+    SAMPLES.mkdir(exist_ok=True)
+    for name, make in SETS.items():
+        for part in range(n_parts):
+            path = SAMPLES / f"{name}-part{part}.extxyz"
+            if not path.exists():
+                write(path, make(part))
+
+
+if __name__ == "__main__":
+    main()
