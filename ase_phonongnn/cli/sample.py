@@ -25,7 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--n-snapshots", "-n", type=int, required=True, help="snapshots per temperature"
     )
-    parser.add_argument("--method", choices=METHODS, default="normal-mode")
+    parser.add_argument(
+        "--method",
+        choices=(*METHODS, "md"),
+        default="normal-mode",
+        help="md: Langevin MD from the ideal supercell with --calculator",
+    )
     parser.add_argument(
         "--amplitude", type=float, default=None, help="a in Å (random method)"
     )
@@ -44,23 +49,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         help=".extxyz (or any ase.io format) or .h5 store",
     )
+    md = parser.add_argument_group("md method")
+    md.add_argument(
+        "--calculator",
+        default="model:default",
+        help="model:NAME_OR_PATH (a trained model or committee; default "
+        "model:default), or a labeller: gfn2-xtb | gpaw | emt | MODULE:FACTORY",
+    )
+    md.add_argument("--timestep", type=float, default=2.0, help="fs (default 2)")
+    md.add_argument(
+        "--friction", type=float, default=0.01, help="Langevin, 1/fs (default 0.01)"
+    )
+    md.add_argument(
+        "--equilibration", type=int, default=1000, help="steps (default 1000)"
+    )
+    md.add_argument(
+        "--pilot",
+        type=int,
+        default=1000,
+        help="steps on which the decorrelation time is measured (default 1000)",
+    )
+    md.add_argument(
+        "--interval",
+        type=int,
+        default=None,
+        help="steps between snapshots (default: the measured decorrelation time)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Sample and write the snapshots."""
     source = resolve_force_constants(args.phonopy_params)
     sampler = PhononSampler.from_file(source)
-    snapshots = sampler.sample(
-        args.temperature,
-        args.n_snapshots,
-        method=args.method,
-        statistics=args.statistics,
-        imaginary=args.imaginary,
-        amplitude=args.amplitude,
-        plus_minus=args.plus_minus,
-        min_distance=args.min_distance,
-        seed=args.seed,
-    )
+    if args.method == "md":
+        snapshots = _md_snapshots(sampler.supercell, args)
+    else:
+        snapshots = sampler.sample(
+            args.temperature,
+            args.n_snapshots,
+            method=args.method,
+            statistics=args.statistics,
+            imaginary=args.imaginary,
+            amplitude=args.amplitude,
+            plus_minus=args.plus_minus,
+            min_distance=args.min_distance,
+            seed=args.seed,
+        )
     write_snapshots(snapshots, args.out)
     u = np.array([a.positions - sampler.supercell.positions for a in snapshots])
     symbols = np.array(sampler.supercell.get_chemical_symbols())
@@ -71,6 +105,37 @@ def run(args: argparse.Namespace) -> int:
     text = ", ".join(f"{s} {v:.3f}" for s, v in rms.items())
     print(f"wrote {len(snapshots)} snapshots to {args.out}; rms |u| (Å): {text}")
     return 0
+
+
+def _md_snapshots(supercell: Atoms, args: argparse.Namespace) -> list[Atoms]:
+    from ase_phonongnn.sample.md import MDSamplingConfig, md_snapshots
+
+    config = MDSamplingConfig(
+        timestep=args.timestep,
+        friction=args.friction,
+        equilibration=args.equilibration,
+        pilot=args.pilot,
+        interval=args.interval,
+    )
+    name = args.calculator.strip()
+    if name.startswith("model:"):
+        from ase_phonongnn.calculator import PhononGNNCalc
+
+        model = name.removeprefix("model:")
+        calculator = PhononGNNCalc(None if model == "default" else model)
+    else:
+        from ase_phonongnn.label.calculators import resolve_calculator
+
+        calculator = resolve_calculator(name)[0]()
+    return md_snapshots(
+        supercell,
+        calculator,
+        args.temperature,
+        args.n_snapshots,
+        config,
+        seed=args.seed,
+        calculator_name=name,
+    )
 
 
 def write_snapshots(snapshots: list[Atoms], path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ase_phonongnn.sample.config import METHODS, SamplingConfig
 from ase_phonongnn.sample.force_constants import compute_force_constants, save_phonopy
+from ase_phonongnn.sample.md import MDSamplingConfig, decorrelation_lag, md_snapshots
 from ase_phonongnn.sample.modes import CommensurateModes, ImaginaryPolicy
 from ase_phonongnn.sample.plots import (
     DispersionBands,
@@ -32,11 +33,14 @@ __all__ = [
     "DynaPhoPyError",
     "ImaginaryPolicy",
     "MDRenormalisationResult",
+    "MDSamplingConfig",
     "PhononSampler",
     "SamplingConfig",
     "compute_force_constants",
+    "decorrelation_lag",
     "dispersion_bands",
     "draw_dispersions",
+    "md_snapshots",
     "md_supercell",
     "plot_dispersions",
     "renormalise_from_trajectory",

@@ -58,3 +58,18 @@ def test_sample_into_a_store_as_pending(tmp_path) -> None:
         assert store.counts() == {"done": 0, "failed": 0, "pending": 4}
         assert store[3].info[keys.TEMPERATURE] == 200.0
         assert store[3].info[keys.SNAPSHOT_INDEX] == 3
+
+
+def test_md_method_with_the_shipped_committee(tmp_path) -> None:
+    out = tmp_path / "md.extxyz"
+    argv = ["sample", "Ag3SBr", "-T", "300", "-n", "2", "--method", "md"]
+    steps = ["--equilibration", "20", "--interval", "10", "--timestep", "2"]
+    assert main([*argv, *steps, "--seed", "4", "--out", str(out)]) == 0
+    frames = ase.io.read(out, ":")
+    assert len(frames) == 2
+    assert frames[0].info[keys.METHOD] == "md"
+    assert frames[0].info["md_calculator"] == "model:default"
+    assert frames[0].info["md_interval_steps"] == 10
+    # 40 fs of MD at 300 K moves atoms, by far less than a bond
+    u = frames[1].positions - frames[0].positions
+    assert 1e-3 < np.abs(u).max() < 1.0

@@ -1,0 +1,95 @@
+"""MD snapshots: decorrelated, reproducible, and the same ensemble as phonons.
+
+Cu with EMT is nearly harmonic at 300 K, so the classical phonon ensemble of
+its EMT force constants and Langevin MD on EMT must agree on ⟨u²⟩.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase.calculators.emt import EMT
+
+from ase_phonongnn import keys
+from ase_phonongnn.sample.md import (
+    DECORRELATION_FS,
+    INTERVAL_STEPS,
+    MDSamplingConfig,
+    decorrelation_lag,
+    md_snapshots,
+)
+
+FAST = MDSamplingConfig(timestep=5.0, friction=0.02, equilibration=300, pilot=400)
+
+
+def mean_square_displacement(snapshots, reference) -> float:
+    u = np.array([a.positions - reference.positions for a in snapshots])
+    return float(np.mean(np.sum(u**2, axis=-1)))
+
+
+def test_md_and_classical_phonons_agree_on_mean_square_displacement(cu_sampler):
+    ideal = cu_sampler.supercell
+    md = md_snapshots(ideal, EMT, 300.0, 40, FAST, seed=3, progress=False)
+    phonons = cu_sampler.sample(
+        300.0, 200, method="normal-mode", statistics="classical", seed=3
+    )
+    ratio = mean_square_displacement(md, ideal) / mean_square_displacement(
+        phonons, ideal
+    )
+    assert 0.8 < ratio < 1.25
+
+
+def test_snapshots_are_apart_by_the_measured_decorrelation_time(cu_sampler):
+    snapshots = md_snapshots(
+        cu_sampler.supercell, EMT(), [200.0, 400.0], 3, FAST, seed=1, progress=False
+    )
+    assert [a.info[keys.TEMPERATURE] for a in snapshots] == [200.0] * 3 + [400.0] * 3
+    interval = snapshots[0].info[INTERVAL_STEPS]
+    # a mode's amplitude decays as exp(-γt/2) under Langevin friction γ: 1/e
+    # after 100 fs at γ = 0.02/fs; anharmonic scattering only shortens that,
+    # the noise floor of a 2 ps pilot run (|C| ≈ 0.3) delays the crossing
+    assert 50 <= interval * FAST.timestep <= 250
+    assert snapshots[0].info[DECORRELATION_FS] == interval * FAST.timestep
+    assert snapshots[0].info[keys.METHOD] == "md"
+    centre = cu_sampler.supercell.get_center_of_mass()
+    for atoms in snapshots:
+        np.testing.assert_allclose(atoms.get_center_of_mass(), centre, atol=1e-8)
+
+
+def test_same_seed_same_snapshots(cu_sampler):
+    config = MDSamplingConfig(timestep=5.0, equilibration=20, pilot=20, interval=5)
+    first, second = (
+        md_snapshots(
+            cu_sampler.supercell, EMT, 300.0, 2, config, seed=7, progress=False
+        )
+        for _ in range(2)
+    )
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a.positions, b.positions)
+
+
+def test_decorrelation_lag_of_a_damped_oscillation():
+    # noise filtered by exp(-t/25) cos(0.3 t): its correlation envelope
+    # exp(-τ/25) falls below 1/e at τ = 25 frames
+    t = np.arange(4000)
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(4000, 1, 3))
+    kernel = np.exp(-np.arange(200) / 25.0) * np.cos(np.arange(200) * 0.3)
+    signal = np.stack(
+        [np.convolve(noise[:, 0, k], kernel, mode="same") for k in range(3)], axis=-1
+    )[:, None, :]
+    lag = decorrelation_lag(signal - signal.mean(axis=0))
+    assert 20 <= lag <= 30
+    assert decorrelation_lag(np.zeros((len(t), 2, 3))) == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"temperatures": 0.0}, "temperatures"), ({"n_snapshots": 0}, "n_snapshots")],
+)
+def test_bad_input_is_one_clear_error(cu_sampler, kwargs, message):
+    arguments = {"temperatures": 300.0, "n_snapshots": 1, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        md_snapshots(cu_sampler.supercell, EMT, progress=False, **arguments)
+    with pytest.raises(ValueError, match="timestep"):
+        MDSamplingConfig(timestep=0)
