@@ -30,7 +30,12 @@ Models are saved as one safetensors file (:func:`save_model`) and loaded by
 from __future__ import annotations
 
 from ase_phonongnn.model._base import EDGE_MASK, GraphModel
-from ase_phonongnn.model._config import MODEL_KEYS, READOUTS, ModelConfig
+from ase_phonongnn.model._config import (
+    MODEL_KEYS,
+    READOUTS,
+    VECTOR_NORMS,
+    ModelConfig,
+)
 from ase_phonongnn.model._io import (
     FORMAT,
     FORMAT_VERSION,
@@ -65,6 +70,7 @@ __all__ = [
     "N_ORBITALS",
     "PAPER_ARCHITECTURES",
     "READOUTS",
+    "VECTOR_NORMS",
     "BesselBasis",
     "EquivariantInteraction",
     "GraphModel",

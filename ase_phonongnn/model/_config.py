@@ -27,10 +27,17 @@ MODEL_KEYS: Final = (
 #: Pooling of the intensive heads of ``ours`` (:attr:`ModelConfig.readout`).
 READOUTS: Final = ("mean", "attention", "levels", "tight-binding")
 
+#: Norms of the vector features of ``ours`` (:attr:`ModelConfig.vector_norm`).
+VECTOR_NORMS: Final = ("smooth", "sharp")
+
+#: Values that fields added after models were first saved take when a saved
+#: config lacks them: the behaviour of the code that wrote the file.
+_SAVED_DEFAULTS: Final = {"vector_norm": "sharp"}
+
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Hyperparameters of a model; saved with it and enough to rebuild it.
+    r"""Hyperparameters of a model; saved with it and enough to rebuild it.
 
     Parameters
     ----------
@@ -76,6 +83,18 @@ class ModelConfig:
         learned Γ-point tight-binding Hamiltonian of the cell minus that of
         another (:class:`TightBindingReadout`), whose levels split linearly
         with the bond lengths.
+    vector_norm
+        ``ours`` with ``equivariant`` only: how the update block turns the
+        vector features into the invariant that it feeds to its MLP:
+        ``"smooth"`` (default), :math:`\sqrt{\lVert\vec v\rVert^2 + 1} - 1`,
+        a smooth function of the vector whose second derivative is at most 1,
+        or ``"sharp"``, :math:`\sqrt{\lVert\vec v\rVert^2 + 10^{-8}}`, the
+        norm with a cusp where the vector vanishes (at sites where symmetry
+        makes it zero, such as every site of the ideal cubic
+        antiperovskite): there the forces are not linear in small
+        displacements and finite-difference phonons depend on the step.
+        Models saved before this option read as ``"sharp"``
+        (:meth:`from_saved`), and predict as they did.
     """
 
     model: str = "ours"
@@ -89,6 +108,7 @@ class ModelConfig:
     envelope_exponent: int = 6
     equivariant: bool = False
     readout: str = "mean"
+    vector_norm: str = "smooth"
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_KEYS:
@@ -133,6 +153,11 @@ class ModelConfig:
             raise ValueError(
                 f"readout must be one of {', '.join(READOUTS)} (got {self.readout!r})"
             )
+        if self.vector_norm not in VECTOR_NORMS:
+            raise ValueError(
+                f"vector_norm must be one of {', '.join(VECTOR_NORMS)} "
+                f"(got {self.vector_norm!r})"
+            )
         dropout = float(self.dropout)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1) (got {self.dropout})")
@@ -151,6 +176,18 @@ class ModelConfig:
         """Build from a dict; unknown keys are refused with the valid ones."""
         config: ModelConfig = config_from_dict(cls, data)
         return config
+
+    @classmethod
+    def from_saved(cls, data: Mapping[str, Any]) -> ModelConfig:
+        """Build the config of a saved model from its dict.
+
+        Like :meth:`from_dict`, except that fields the file's writer did not
+        know take the value that reproduces its model (``vector_norm``:
+        ``"sharp"``), not today's default for new models.
+        """
+        if not isinstance(data, Mapping):
+            return cls.from_dict(data)
+        return cls.from_dict({**_SAVED_DEFAULTS, **data})
 
     def replace(self, **changes: Any) -> ModelConfig:
         """Return a copy with some fields changed (validated again)."""

@@ -179,7 +179,7 @@ def load_model(
     source = Path(path)
     metadata, state = _read(source, tensors=True)
     try:
-        config = ModelConfig.from_dict(metadata["config"])
+        config = ModelConfig.from_saved(metadata["config"])
     except (TypeError, ValueError, KeyError) as err:
         raise ModelFormatError(f"{source}: invalid model config ({err})") from None
     dtype = _DTYPES.get(metadata.get("dtype", "float32"))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -129,6 +130,24 @@ class Interaction(torch.nn.Module):
         return h + update
 
 
+def _sharp_norm(v: Tensor) -> Tensor:
+    """Norm over axis 1 with a cusp of width 1e-4 where ``v`` vanishes."""
+    # + 1e-8 keeps it differentiable (twice) at zero, with a curvature of 1e4
+    return torch.sqrt((v * v).sum(dim=1) + 1e-8)
+
+
+def _smooth_norm(v: Tensor) -> Tensor:
+    """sqrt(|v|² + 1) - 1 over axis 1: |v|²/2 near zero, |v| - 1 far from it."""
+    return torch.sqrt((v * v).sum(dim=1) + 1.0) - 1.0
+
+
+#: :attr:`ModelConfig.vector_norm` -> the invariant of the vector features.
+VECTOR_NORM_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "smooth": _smooth_norm,
+    "sharp": _sharp_norm,
+}
+
+
 class EquivariantInteraction(torch.nn.Module):
     r"""One PaiNN message and update block: scalar and vector features.
 
@@ -153,11 +172,20 @@ class EquivariantInteraction(torch.nn.Module):
     distances alone (:class:`Interaction`) cannot. The filter W is the Bessel
     basis through a linear map, times the envelope (and the edge mask), as in
     :class:`Interaction`; the sums are scaled by the mean neighbour count.
+
+    ``vector_norm`` names the invariant taken of :math:`V\vec{\mathbf{v}}_i`
+    (:data:`VECTOR_NORM_FUNCTIONS`): PaiNN's norm has a cusp where the
+    vectors vanish, as they do by symmetry at every site of a cubic
+    perovskite, so the energy there is not twice differentiable;
+    ``"smooth"``, :math:`\sqrt{\lVert V\vec{\mathbf{v}}\rVert^2 + 1} - 1`,
+    is, with a curvature of at most one. (The Olfati-Saber "σ-norm"; e3nn,
+    NequIP and MACE avoid the norm of vectors in their nonlinearities.)
     """
 
-    def __init__(self, width: int, n_radial: int) -> None:
+    def __init__(self, width: int, n_radial: int, vector_norm: str = "smooth") -> None:
         super().__init__()
         self.width = width
+        self.vector_norm = VECTOR_NORM_FUNCTIONS[vector_norm]
         self.context = torch.nn.Sequential(
             torch.nn.Linear(width, width),
             torch.nn.SiLU(),
@@ -199,8 +227,7 @@ class EquivariantInteraction(torch.nn.Module):
         s = s + torch.zeros_like(s).index_add_(0, target, a) / scale
         v = v + torch.zeros_like(v).index_add_(0, target, vector_messages) / scale
         u_v, v_v = torch.split(self.mix(v), width, dim=-1)
-        # + 1e-8: the norm stays differentiable (twice) where V v vanishes
-        norm = torch.sqrt((v_v * v_v).sum(dim=1) + 1e-8)
+        norm = self.vector_norm(v_v)
         a_vv, a_sv, a_ss = torch.split(
             self.update(torch.cat([s, norm], dim=-1)), width, dim=-1
         )
@@ -333,7 +360,7 @@ class PotentialGNN(GraphModel):
     config
         ``config.model == "ours"``; uses ``hidden_channels``,
         ``n_interactions``, ``n_radial``, ``envelope_exponent``,
-        ``equivariant``, ``readout``, ``dropout``,
+        ``equivariant``, ``vector_norm``, ``readout``, ``dropout``,
         ``cutoff``, ``species`` and ``targets``.
     """
 
@@ -347,7 +374,11 @@ class PotentialGNN(GraphModel):
         self.embedding = torch.nn.Embedding(len(config.species), width)
         self.radial = BesselBasis(config.n_radial, config.cutoff)
         self.envelope = PolynomialEnvelope(config.envelope_exponent, config.cutoff)
-        block = EquivariantInteraction if config.equivariant else Interaction
+        block: Callable[[int, int], torch.nn.Module] = (
+            functools.partial(EquivariantInteraction, vector_norm=config.vector_norm)
+            if config.equivariant
+            else Interaction
+        )
         self.interactions = torch.nn.ModuleList(
             block(width, config.n_radial) for _ in range(config.n_interactions)
         )
