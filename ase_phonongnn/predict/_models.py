@@ -24,6 +24,7 @@ from ase_phonongnn import keys
 from ase_phonongnn.graph import build_graph, build_graphs
 from ase_phonongnn.label.labels import hydrostatic_stress
 from ase_phonongnn.model import GraphModel, load_model
+from ase_phonongnn.model._io import resolve_dtype
 from ase_phonongnn.predict._errors import (
     DeviceUnavailableError,
     UnsupportedElementError,
@@ -106,7 +107,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def load_models(
-    model: ModelSpec, device: torch.device
+    model: ModelSpec,
+    device: torch.device,
+    dtype: str | torch.dtype | None = None,
 ) -> tuple[list[GraphModel], list[str]]:
     """Return the models named by ``model`` on ``device``, in eval mode.
 
@@ -120,6 +123,11 @@ def load_models(
         committee.
     device
         Where the models go.
+    dtype
+        ``"float32"`` or ``"float64"``: every model is converted to it (a
+        loaded model in place); None (default) keeps each model's own dtype,
+        float32 for the shipped models
+        (:func:`~ase_phonongnn.model.load_model`).
 
     Returns
     -------
@@ -133,6 +141,7 @@ def load_models(
     ModelFormatError
         If a file is not a readable model.
     """
+    floating = resolve_dtype(dtype)
     if model is None or (isinstance(model, str) and model == "default"):
         from ase_phonongnn.data import default_model_paths
 
@@ -154,7 +163,7 @@ def load_models(
     models, sources = [], []
     for position, member in enumerate(members):
         if isinstance(member, GraphModel):
-            models.append(member.to(device).eval())
+            models.append(member.to(device=device, dtype=floating).eval())
             sources.append(f"<{type(member).__name__} {member.config.model!r}>")
         elif isinstance(member, str | os.PathLike):
             path = Path(member)
@@ -164,7 +173,7 @@ def load_models(
                     "'phonongnn train --out MODEL' (or save_model()), or 'default' "
                     "for the shipped model"
                 )
-            models.append(load_model(path, device=device))
+            models.append(load_model(path, device=device, dtype=floating))
             sources.append(str(path))
         else:
             raise TypeError(
@@ -271,15 +280,16 @@ class Committee:
         model: ModelSpec = None,
         device: str | torch.device = "auto",
         spread_scale: Mapping[str, float] | None = None,
+        dtype: str | torch.dtype | None = None,
     ) -> Committee:
-        """Load the models named by ``model`` (see :func:`load_models`).
+        """Load the models named by ``model`` in ``dtype`` (see :func:`load_models`).
 
         Without ``spread_scale``, the shipped default committee comes with
         the scales fitted on its validation set
         (:func:`ase_phonongnn.data.default_spread_scale`), other models with
         none.
         """
-        models, sources = load_models(model, resolve_device(device))
+        models, sources = load_models(model, resolve_device(device), dtype)
         default = model is None or (isinstance(model, str) and model == "default")
         if spread_scale is None and default:
             from ase_phonongnn.data import default_spread_scale
