@@ -33,6 +33,7 @@ from ase_phonongnn.model._base import EDGE_MASK, GraphModel
 from ase_phonongnn.model._config import (
     MODEL_KEYS,
     READOUTS,
+    REPULSIONS,
     VECTOR_NORMS,
     ModelConfig,
 )
@@ -51,6 +52,7 @@ from ase_phonongnn.model._ours import (
     Interaction,
     PolynomialEnvelope,
     PotentialGNN,
+    ZBLRepulsion,
 )
 from ase_phonongnn.model._paper import (
     PAPER_ARCHITECTURES,
@@ -70,6 +72,7 @@ __all__ = [
     "N_ORBITALS",
     "PAPER_ARCHITECTURES",
     "READOUTS",
+    "REPULSIONS",
     "VECTOR_NORMS",
     "BesselBasis",
     "EquivariantInteraction",
@@ -81,6 +84,7 @@ __all__ = [
     "PolynomialEnvelope",
     "PotentialGNN",
     "TightBindingReadout",
+    "ZBLRepulsion",
     "build_model",
     "load_model",
     "model_metadata",

@@ -30,9 +30,13 @@ READOUTS: Final = ("mean", "attention", "levels", "tight-binding")
 #: Norms of the vector features of ``ours`` (:attr:`ModelConfig.vector_norm`).
 VECTOR_NORMS: Final = ("smooth", "sharp")
 
+#: Pair repulsions that ``ours`` can add to its energy
+#: (:attr:`ModelConfig.repulsion`).
+REPULSIONS: Final = ("none", "zbl")
+
 #: Values that fields added after models were first saved take when a saved
 #: config lacks them: the behaviour of the code that wrote the file.
-_SAVED_DEFAULTS: Final = {"vector_norm": "sharp"}
+_SAVED_DEFAULTS: Final = {"vector_norm": "sharp", "repulsion": "none"}
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,13 @@ class ModelConfig:
         displacements and finite-difference phonons depend on the step.
         Models saved before this option read as ``"sharp"``
         (:meth:`from_saved`), and predict as they did.
+    repulsion
+        ``ours`` only: ``"none"`` (default; models saved before this option
+        read as it) or ``"zbl"``, the Ziegler-Biersack-Littmark screened
+        nuclear repulsion of every pair of atoms, switched off smoothly at
+        the sum of their covalent radii, added to the energy
+        (:class:`~ase_phonongnn.model.ZBLRepulsion`): it keeps atoms apart
+        where the training data never brought them.
     """
 
     model: str = "ours"
@@ -109,6 +120,7 @@ class ModelConfig:
     equivariant: bool = False
     readout: str = "mean"
     vector_norm: str = "smooth"
+    repulsion: str = "none"
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_KEYS:
@@ -158,6 +170,11 @@ class ModelConfig:
                 f"vector_norm must be one of {', '.join(VECTOR_NORMS)} "
                 f"(got {self.vector_norm!r})"
             )
+        if self.repulsion not in REPULSIONS:
+            raise ValueError(
+                f"repulsion must be one of {', '.join(REPULSIONS)} "
+                f"(got {self.repulsion!r})"
+            )
         dropout = float(self.dropout)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1) (got {self.dropout})")
@@ -183,7 +200,8 @@ class ModelConfig:
 
         Like :meth:`from_dict`, except that fields the file's writer did not
         know take the value that reproduces its model (``vector_norm``:
-        ``"sharp"``), not today's default for new models.
+        ``"sharp"``, ``repulsion``: ``"none"``), not today's default for new
+        models.
         """
         if not isinstance(data, Mapping):
             return cls.from_dict(data)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _painn import CUTOFF, random_painn
 from ase import Atoms
 
 from ase_phonongnn import PhononGNNCalc, keys
@@ -24,7 +25,6 @@ from ase_phonongnn.graph import build_graph
 from ase_phonongnn.model import (
     VECTOR_NORMS,
     ModelConfig,
-    build_model,
     load_model,
     read_model_metadata,
     save_model,
@@ -39,22 +39,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 #: ``vector_norm`` option (``python tests/model/test_smoothness.py`` rewrites
 #: it; the file records the commit that wrote it)
 REFERENCE = Path(__file__).parent / "data" / "shipped_predictions.npz"
-CUTOFF = 5.5
 #: displacements of the restoring-force test, Å
 STEPS = np.array([1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2])
-
-
-def random_painn(vector_norm: str, seed: int) -> torch.nn.Module:
-    config = ModelConfig(
-        targets=(keys.ENERGY_PER_ATOM,),
-        species=(16, 35, 47),
-        cutoff=CUTOFF,
-        hidden_channels=16,
-        n_interactions=2,
-        equivariant=True,
-        vector_norm=vector_norm,
-    )
-    return build_model(config, seed=seed, dtype=torch.float64).eval()
 
 
 def ideal_supercell() -> Atoms:
@@ -78,7 +64,7 @@ def restoring_ratios(model: torch.nn.Module) -> np.ndarray:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_smooth_restoring_force_is_linear_at_a_symmetric_site(seed):
-    ratios = restoring_ratios(random_painn("smooth", seed))
+    ratios = restoring_ratios(random_painn(seed, vector_norm="smooth"))
     # The S site is an inversion centre, so for a smooth energy
     # F/d = k + c d² + O(d⁴): within 1e-4 for d ≤ 1e-3 Å (c d² there is
     # (1e-3 / 3e-2)² ≈ 1e-3 of its value at 3e-2 Å, which is a few per cent
@@ -93,8 +79,8 @@ def test_smooth_restoring_force_is_linear_at_a_symmetric_site(seed):
 
 def test_sharp_norm_gives_a_cusp_that_the_smooth_norm_removes():
     # same weights (the norm has none), only the vector norm differs
-    sharp = restoring_ratios(random_painn("sharp", 2))
-    smooth = restoring_ratios(random_painn("smooth", 2))
+    sharp = restoring_ratios(random_painn(2, vector_norm="sharp"))
+    smooth = restoring_ratios(random_painn(2, vector_norm="smooth"))
     assert np.ptp(smooth) / abs(smooth[0]) < 0.01
     assert np.ptp(sharp) / abs(sharp[-1]) > 0.5
 
@@ -108,7 +94,7 @@ def gamma_frequencies(calc: PhononGNNCalc, step: float) -> np.ndarray:
 
 
 def test_phonopy_gamma_frequencies_do_not_depend_on_the_step():
-    calc = PhononGNNCalc(random_painn("smooth", 2), device="cpu")
+    calc = PhononGNNCalc(random_painn(2, vector_norm="smooth"), device="cpu")
     frequencies = {step: gamma_frequencies(calc, step) for step in (0.003, 0.01, 0.03)}
     reference = frequencies[0.003]
     assert np.ptp(reference) > 5.0  # THz: a spectrum, not a flat zero
@@ -141,7 +127,7 @@ def test_new_configs_are_smooth_and_saved_configs_without_the_field_sharp(
     assert ModelConfig.from_saved(old).vector_norm == "sharp"
     with pytest.raises(ValueError, match="vector_norm must be one of"):
         ModelConfig(vector_norm="round")
-    model = random_painn("smooth", 1)
+    model = random_painn(1, vector_norm="smooth")
     path = save_model(model, tmp_path / "smooth.safetensors")
     assert read_model_metadata(path)["config"]["vector_norm"] == "smooth"
     assert load_model(path).config.vector_norm == "smooth"
