@@ -113,7 +113,7 @@ def test_reference_energies_are_fitted_to_what_the_repulsion_leaves(cu_snapshots
         model = build_model(config, seed=0, dtype=torch.float64).eval()
         model.fit_normalisation(graphs)
         energies[repulsion] = np.array(
-            [float(model(g)[keys.ENERGY][0]) for g in graphs]
+            [float(model(g)[keys.ENERGY][0].detach()) for g in graphs]
         )
     # Same weights: the energies differ by the repulsion (Cu-Cu reach 2.64 Å,
     # nearest neighbours 2.55 Å) less the part of it that the reference
