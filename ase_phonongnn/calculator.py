@@ -86,6 +86,14 @@ class PhononGNNCalc(Calculator):
     device
         ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"`` or
         ``"cuda:N"``.
+    dtype
+        ``"float32"`` or ``"float64"``: the precision in which the models
+        compute (each is converted to it, a loaded model in place); None
+        (default) keeps each model's own, float32 for the shipped models.
+        Use ``"float64"`` for finite differences (phonopy displacements,
+        ASE's ``calculate_numerical_forces`` and
+        ``calculate_numerical_stress``): in float32 the energy of a 40-atom
+        Ag3SBr cell (-4,191 eV) moves in steps of 4.9e-4 eV.
 
     Raises
     ------
@@ -130,17 +138,20 @@ class PhononGNNCalc(Calculator):
         self,
         model: ModelSpec = None,
         device: str | torch.device = "auto",
+        dtype: str | torch.dtype | None = None,
     ) -> None:
         from ase_phonongnn.predict._models import Committee
 
         super().__init__()  # type: ignore[no-untyped-call]
-        self.committee: Committee = Committee.load(model, device)
+        self.committee: Committee = Committee.load(model, device, dtype=dtype)
         # instance attribute: ASE's get_property refuses what is not listed
         self.implemented_properties = list(  # type: ignore[misc]
             self.committee.output_names
         )
         self.parameters.update(
-            model=list(self.committee.sources), device=str(self.committee.device)
+            model=list(self.committee.sources),
+            device=str(self.committee.device),
+            dtype=str(self.dtype).removeprefix("torch."),
         )
 
     @classmethod
@@ -148,9 +159,10 @@ class PhononGNNCalc(Calculator):
         cls,
         path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
         device: str | torch.device = "cpu",
+        dtype: str | torch.dtype | None = None,
     ) -> PhononGNNCalc:
         """Return a calculator of the model(s) saved at ``path`` (default CPU)."""
-        return cls(model=path, device=device)
+        return cls(model=path, device=device, dtype=dtype)
 
     # -- description ----------------------------------------------------------
     @property
@@ -162,6 +174,11 @@ class PhononGNNCalc(Calculator):
     def device(self) -> torch.device:
         """Where the models run."""
         return self.committee.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The floating dtype of the (first) model's computation."""
+        return next(self.committee.models[0].parameters()).dtype
 
     @property
     def species(self) -> tuple[int, ...]:

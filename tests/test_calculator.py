@@ -20,6 +20,7 @@ from ase_phonongnn.errors import PhononGNNError, UnknownElementError
 from ase_phonongnn.graph import build_graph
 from ase_phonongnn.model import ModelConfig, build_model, load_model, named_model
 from ase_phonongnn.predict import (
+    Committee,
     DeviceUnavailableError,
     UnsupportedElementError,
     UnsupportedStructureError,
@@ -327,6 +328,53 @@ def test_default_is_the_shipped_ag3sbr_committee():
         forces = predict(member, [atoms], properties=["forces"], device="cpu")
         assert np.abs(forces["forces"][0]).max() < 1e-9
     assert np.abs(atoms.get_forces()).max() < 1e-3
+
+
+@pytest.mark.filterwarnings("ignore:Please use `ase.calculators.fd:FutureWarning")
+def test_float64_finite_differences_at_ase_default_steps_match_the_gradients():
+    # the shipped committee on a rattled Ag3SBr cell; ASE's default steps:
+    # 1e-3 Å for forces, a strain of 1e-6 for stress
+    atoms = antiperovskite("Br")
+    atoms.rattle(0.1, seed=5)
+    default = PhononGNNCalc(device="cpu")
+    assert default.dtype == torch.float32
+    calc = PhononGNNCalc(device="cpu", dtype="float64")
+    assert calc.dtype == torch.float64 and calc.parameters["dtype"] == "float64"
+    atoms.calc = calc
+    forces, stress = atoms.get_forces(), atoms.get_stress()
+    assert np.abs(forces).max() > 0.5 and np.abs(stress).max() > 1e-2
+    # measured 1.2e-5 eV/Å (the O(h²) error of central differences) and
+    # 6e-10 eV/Å³; in float32 1.2e-2 eV/Å and 6e-2 eV/Å³, the round-off of
+    # a -524 eV energy (6e-5 eV) over the step
+    np.testing.assert_allclose(
+        calc.calculate_numerical_forces(atoms), forces, rtol=0, atol=1e-4
+    )
+    np.testing.assert_allclose(
+        calc.calculate_numerical_stress(atoms), stress, rtol=0, atol=1e-8
+    )
+    atoms.calc = default
+    assert np.abs(default.calculate_numerical_stress(atoms) - stress).max() > 1e-3
+
+
+def test_dtype_option_of_load_model_predict_and_the_calculator(cu_potential_path):
+    atoms = cu_supercell()
+    single = load_model(cu_potential_path, dtype="float32")
+    assert next(single.parameters()).dtype == torch.float32
+    double = load_model(cu_potential_path, dtype=torch.float64)
+    assert next(double.parameters()).dtype == torch.float64
+    calc = PhononGNNCalc(cu_potential_path, device="cpu", dtype="float32")
+    out = predict(cu_potential_path, [atoms], device="cpu", dtype="float32")
+    assert out[keys.ENERGY][0] == calc.get_potential_energy(atoms)
+    # the file is float64: None keeps it, float32 rounds the weights
+    exact = predict(cu_potential_path, [atoms], device="cpu")[keys.ENERGY][0]
+    assert exact == pytest.approx(out[keys.ENERGY][0], abs=1e-3)
+    with pytest.raises(ValueError, match="dtype must be 'float32' or 'float64'"):
+        PhononGNNCalc(cu_potential_path, dtype="float16")
+    with pytest.raises(ValueError, match="dtype must be 'float32' or 'float64'"):
+        load_model(cu_potential_path, dtype="double")
+    committee = Committee.load(cu_potential_path, "cpu")
+    with pytest.raises(ValueError, match="pass dtype to Committee"):
+        predict(committee, [atoms], dtype="float64")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")

@@ -33,7 +33,13 @@ manifest ``ase_phonongnn/data/models.json`` (:func:`named_model`).
 from __future__ import annotations
 
 from ase_phonongnn.model._base import EDGE_MASK, GraphModel
-from ase_phonongnn.model._config import MODEL_KEYS, READOUTS, ModelConfig
+from ase_phonongnn.model._config import (
+    MODEL_KEYS,
+    READOUTS,
+    REPULSIONS,
+    VECTOR_NORMS,
+    ModelConfig,
+)
 from ase_phonongnn.model._io import (
     FORMAT,
     FORMAT_VERSION,
@@ -57,6 +63,7 @@ from ase_phonongnn.model._ours import (
     Interaction,
     PolynomialEnvelope,
     PotentialGNN,
+    ZBLRepulsion,
 )
 from ase_phonongnn.model._paper import (
     PAPER_ARCHITECTURES,
@@ -76,6 +83,8 @@ __all__ = [
     "N_ORBITALS",
     "PAPER_ARCHITECTURES",
     "READOUTS",
+    "REPULSIONS",
+    "VECTOR_NORMS",
     "BesselBasis",
     "EquivariantInteraction",
     "GraphModel",
@@ -87,6 +96,7 @@ __all__ = [
     "PolynomialEnvelope",
     "PotentialGNN",
     "TightBindingReadout",
+    "ZBLRepulsion",
     "build_model",
     "is_model_name",
     "load_model",

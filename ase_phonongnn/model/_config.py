@@ -27,10 +27,21 @@ MODEL_KEYS: Final = (
 #: Pooling of the intensive heads of ``ours`` (:attr:`ModelConfig.readout`).
 READOUTS: Final = ("mean", "attention", "levels", "tight-binding")
 
+#: Norms of the vector features of ``ours`` (:attr:`ModelConfig.vector_norm`).
+VECTOR_NORMS: Final = ("smooth", "sharp")
+
+#: Pair repulsions that ``ours`` can add to its energy
+#: (:attr:`ModelConfig.repulsion`).
+REPULSIONS: Final = ("none", "zbl")
+
+#: Values that fields added after models were first saved take when a saved
+#: config lacks them: the behaviour of the code that wrote the file.
+_SAVED_DEFAULTS: Final = {"vector_norm": "sharp", "repulsion": "none"}
+
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Hyperparameters of a model; saved with it and enough to rebuild it.
+    r"""Hyperparameters of a model; saved with it and enough to rebuild it.
 
     Parameters
     ----------
@@ -76,6 +87,25 @@ class ModelConfig:
         learned Γ-point tight-binding Hamiltonian of the cell minus that of
         another (:class:`TightBindingReadout`), whose levels split linearly
         with the bond lengths.
+    vector_norm
+        ``ours`` with ``equivariant`` only: how the update block turns the
+        vector features into the invariant that it feeds to its MLP:
+        ``"smooth"`` (default), :math:`\sqrt{\lVert\vec v\rVert^2 + 1} - 1`,
+        a smooth function of the vector whose second derivative is at most 1,
+        or ``"sharp"``, :math:`\sqrt{\lVert\vec v\rVert^2 + 10^{-8}}`, the
+        norm with a cusp where the vector vanishes (at sites where symmetry
+        makes it zero, such as every site of the ideal cubic
+        antiperovskite): there the forces are not linear in small
+        displacements and finite-difference phonons depend on the step.
+        Models saved before this option read as ``"sharp"``
+        (:meth:`from_saved`), and predict as they did.
+    repulsion
+        ``ours`` only: ``"none"`` (default; models saved before this option
+        read as it) or ``"zbl"``, the Ziegler-Biersack-Littmark screened
+        nuclear repulsion of every pair of atoms, switched off smoothly at
+        the sum of their covalent radii, added to the energy
+        (:class:`~ase_phonongnn.model.ZBLRepulsion`): it keeps atoms apart
+        where the training data never brought them.
     """
 
     model: str = "ours"
@@ -89,6 +119,8 @@ class ModelConfig:
     envelope_exponent: int = 6
     equivariant: bool = False
     readout: str = "mean"
+    vector_norm: str = "smooth"
+    repulsion: str = "none"
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_KEYS:
@@ -133,6 +165,16 @@ class ModelConfig:
             raise ValueError(
                 f"readout must be one of {', '.join(READOUTS)} (got {self.readout!r})"
             )
+        if self.vector_norm not in VECTOR_NORMS:
+            raise ValueError(
+                f"vector_norm must be one of {', '.join(VECTOR_NORMS)} "
+                f"(got {self.vector_norm!r})"
+            )
+        if self.repulsion not in REPULSIONS:
+            raise ValueError(
+                f"repulsion must be one of {', '.join(REPULSIONS)} "
+                f"(got {self.repulsion!r})"
+            )
         dropout = float(self.dropout)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1) (got {self.dropout})")
@@ -151,6 +193,19 @@ class ModelConfig:
         """Build from a dict; unknown keys are refused with the valid ones."""
         config: ModelConfig = config_from_dict(cls, data)
         return config
+
+    @classmethod
+    def from_saved(cls, data: Mapping[str, Any]) -> ModelConfig:
+        """Build the config of a saved model from its dict.
+
+        Like :meth:`from_dict`, except that fields the file's writer did not
+        know take the value that reproduces its model (``vector_norm``:
+        ``"sharp"``, ``repulsion``: ``"none"``), not today's default for new
+        models.
+        """
+        if not isinstance(data, Mapping):
+            return cls.from_dict(data)
+        return cls.from_dict({**_SAVED_DEFAULTS, **data})
 
     def replace(self, **changes: Any) -> ModelConfig:
         """Return a copy with some fields changed (validated again)."""

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Final
 
 import numpy as np
 import torch
+from ase import units
+from ase.data import covalent_radii
 from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.utils import softmax
@@ -80,6 +84,71 @@ class PolynomialEnvelope(torch.nn.Module):
         return torch.where(d < 1.0, u, torch.zeros_like(u))
 
 
+#: e²/(4πε₀) in eV·Å (14.40).
+_COULOMB: Final = units._e / (4 * math.pi * units._eps0) * 1e10
+#: Universal ZBL screening function: (coefficient, exponent) pairs.
+_ZBL_SCREENING: Final = (
+    (0.18175, 3.19980),
+    (0.50986, 0.94229),
+    (0.28022, 0.40290),
+    (0.02817, 0.20162),
+)
+
+
+class ZBLRepulsion(torch.nn.Module):
+    r"""Ziegler-Biersack-Littmark nuclear repulsion, switched off at short range.
+
+    .. math:: E = \frac12 \sum_{i \ne j} \frac{e^2}{4\pi\varepsilon_0}
+              \frac{Z_i Z_j}{r_{ij}}\,\phi(r_{ij}/a_{ij})\,
+              u(r_{ij}/r^{\max}_{ij}),
+              \qquad a_{ij} = \frac{0.4685\,\text{Å}}{Z_i^{0.23} + Z_j^{0.23}}
+
+    with φ the universal screening function (Ziegler, Biersack & Littmark,
+    *The Stopping and Range of Ions in Solids*, 1985; LAMMPS ``pair_style
+    zbl``), u the polynomial envelope (p = 6: energy, force and force
+    derivative vanish at :math:`r^{\max}`) and :math:`r^{\max}_{ij}` the sum
+    of the covalent radii (``ase.data.covalent_radii``; at most the graph
+    cutoff), as in MACE's and metatrain's ZBL terms. It is the bare Coulomb
+    repulsion of the nuclei as :math:`r \to 0` and grows without bound, so a
+    potential that adds it keeps atoms apart where its data never brought
+    them (Ag-S at 1.2 Å: 50 eV, at 1.9 Å: 1.8 eV, at the 2.40 Å of the ideal
+    cubic Ag3SBr: 5 meV).
+
+    Parameters
+    ----------
+    cutoff
+        Graph radius in Å; no pair term reaches beyond it.
+    exponent
+        Exponent p of the envelope.
+    """
+
+    radii: Tensor
+
+    def __init__(self, cutoff: float, exponent: int = 6) -> None:
+        super().__init__()
+        self.cutoff = cutoff
+        self.envelope = PolynomialEnvelope(exponent, 1.0)
+        radii = torch.as_tensor(covalent_radii, dtype=torch.get_default_dtype())
+        self.register_buffer("radii", radii, persistent=False)
+
+    def forward(
+        self, data: Data, positions: Tensor, cell: Tensor, batch: Tensor, n_graphs: int
+    ) -> Tensor:
+        """Return the repulsion energy of every structure (B,) in eV."""
+        _, distances = edge_vectors(data, positions, cell)
+        source, target = data.edge_index
+        z_source, z_target = data.z[source], data.z[target]
+        reach = (self.radii[z_source] + self.radii[z_target]).clamp(max=self.cutoff)
+        z_i, z_j = z_source.to(distances.dtype), z_target.to(distances.dtype)
+        x = distances * (z_i**0.23 + z_j**0.23) / 0.46850
+        screening = sum(c * torch.exp(-k * x) for c, k in _ZBL_SCREENING)
+        pair = _COULOMB * z_i * z_j / distances * screening
+        pair = pair * self.envelope(distances / reach)
+        energy = torch.zeros(n_graphs, dtype=distances.dtype, device=distances.device)
+        # every pair is two directed edges
+        return energy.index_add(0, batch[source], 0.5 * pair)
+
+
 class Interaction(torch.nn.Module):
     r"""One invariant continuous-filter convolution with a residual update.
 
@@ -129,6 +198,24 @@ class Interaction(torch.nn.Module):
         return h + update
 
 
+def _sharp_norm(v: Tensor) -> Tensor:
+    """Norm over axis 1 with a cusp of width 1e-4 where ``v`` vanishes."""
+    # + 1e-8 keeps it differentiable (twice) at zero, with a curvature of 1e4
+    return torch.sqrt((v * v).sum(dim=1) + 1e-8)
+
+
+def _smooth_norm(v: Tensor) -> Tensor:
+    """sqrt(|v|² + 1) - 1 over axis 1: |v|²/2 near zero, |v| - 1 far from it."""
+    return torch.sqrt((v * v).sum(dim=1) + 1.0) - 1.0
+
+
+#: :attr:`ModelConfig.vector_norm` -> the invariant of the vector features.
+VECTOR_NORM_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "smooth": _smooth_norm,
+    "sharp": _sharp_norm,
+}
+
+
 class EquivariantInteraction(torch.nn.Module):
     r"""One PaiNN message and update block: scalar and vector features.
 
@@ -153,11 +240,20 @@ class EquivariantInteraction(torch.nn.Module):
     distances alone (:class:`Interaction`) cannot. The filter W is the Bessel
     basis through a linear map, times the envelope (and the edge mask), as in
     :class:`Interaction`; the sums are scaled by the mean neighbour count.
+
+    ``vector_norm`` names the invariant taken of :math:`V\vec{\mathbf{v}}_i`
+    (:data:`VECTOR_NORM_FUNCTIONS`): PaiNN's norm has a cusp where the
+    vectors vanish, as they do by symmetry at every site of a cubic
+    perovskite, so the energy there is not twice differentiable;
+    ``"smooth"``, :math:`\sqrt{\lVert V\vec{\mathbf{v}}\rVert^2 + 1} - 1`,
+    is, with a curvature of at most one. (The Olfati-Saber "σ-norm"; e3nn,
+    NequIP and MACE avoid the norm of vectors in their nonlinearities.)
     """
 
-    def __init__(self, width: int, n_radial: int) -> None:
+    def __init__(self, width: int, n_radial: int, vector_norm: str = "smooth") -> None:
         super().__init__()
         self.width = width
+        self.vector_norm = VECTOR_NORM_FUNCTIONS[vector_norm]
         self.context = torch.nn.Sequential(
             torch.nn.Linear(width, width),
             torch.nn.SiLU(),
@@ -199,8 +295,7 @@ class EquivariantInteraction(torch.nn.Module):
         s = s + torch.zeros_like(s).index_add_(0, target, a) / scale
         v = v + torch.zeros_like(v).index_add_(0, target, vector_messages) / scale
         u_v, v_v = torch.split(self.mix(v), width, dim=-1)
-        # + 1e-8: the norm stays differentiable (twice) where V v vanishes
-        norm = torch.sqrt((v_v * v_v).sum(dim=1) + 1e-8)
+        norm = self.vector_norm(v_v)
         a_vv, a_sv, a_ss = torch.split(
             self.update(torch.cat([s, norm], dim=-1)), width, dim=-1
         )
@@ -266,7 +361,7 @@ class PotentialGNN(GraphModel):
     config
         ``config.model == "ours"``; uses ``hidden_channels``,
         ``n_interactions``, ``n_radial``, ``envelope_exponent``,
-        ``equivariant``, ``readout``, ``dropout``,
+        ``equivariant``, ``vector_norm``, ``repulsion``, ``readout``, ``dropout``,
         ``cutoff``, ``species`` and ``targets``.
     """
 
@@ -280,7 +375,11 @@ class PotentialGNN(GraphModel):
         self.embedding = torch.nn.Embedding(len(config.species), width)
         self.radial = BesselBasis(config.n_radial, config.cutoff)
         self.envelope = PolynomialEnvelope(config.envelope_exponent, config.cutoff)
-        block = EquivariantInteraction if config.equivariant else Interaction
+        block: Callable[[int, int], torch.nn.Module] = (
+            functools.partial(EquivariantInteraction, vector_norm=config.vector_norm)
+            if config.equivariant
+            else Interaction
+        )
         self.interactions = torch.nn.ModuleList(
             block(width, config.n_radial) for _ in range(config.n_interactions)
         )
@@ -318,6 +417,9 @@ class PotentialGNN(GraphModel):
             TightBindingReadout(width, config.n_radial, 2 * n_intensive)
             if self.intensive_index and config.readout == "tight-binding"
             else None
+        )
+        self.repulsion = (
+            ZBLRepulsion(config.cutoff) if config.repulsion == "zbl" else None
         )
         self.register_buffer("atomic_energies", torch.zeros(len(config.species)))
         self.register_buffer("mean_neighbours", torch.ones(()))
@@ -402,6 +504,10 @@ class PotentialGNN(GraphModel):
                 )
                 energy = torch.zeros(n_graphs, dtype=h.dtype, device=h.device)
                 energy = energy.index_add(0, batch, atomic)
+                if self.repulsion is not None:
+                    energy = energy + self.repulsion(
+                        data, strained_pos, strained_cell, batch, n_graphs
+                    )
                 out[keys.ENERGY] = energy
                 out[keys.ENERGY_PER_ATOM] = energy / n_atoms
             if self.intensive_head is not None:
@@ -473,6 +579,21 @@ class PotentialGNN(GraphModel):
             )
         return h, radial, weight
 
+    def _repulsion_energies(self, graphs: Sequence[Data]) -> np.ndarray:
+        """Return the repulsion energy of every graph (0 without one), eV."""
+        if self.repulsion is None:
+            return np.zeros(len(graphs))
+        device = self.atomic_energies.device
+        dtype = self.atomic_energies.dtype
+        values = []
+        with torch.no_grad():
+            for g in graphs:
+                g = g.to(device)
+                batch = torch.zeros(g.num_nodes, dtype=torch.long, device=device)
+                energy = self.repulsion(g, g.pos.to(dtype), g.cell.to(dtype), batch, 1)
+                values.append(float(energy[0]))
+        return np.array(values)
+
     def fit_normalisation(self, graphs: Sequence[Data]) -> None:
         """Fit reference energies, energy scale, neighbour count and head scaling."""
         labels = stacked_labels(graphs, len(self.targets))
@@ -490,7 +611,9 @@ class PotentialGNN(GraphModel):
                 index = self.species_indices(g.z.to(self.species_index.device))
                 counts[row] = np.bincount(index.cpu().numpy(), minlength=n_species)
             n_atoms = counts.sum(axis=1)
-            energies = labels[:, k] * n_atoms
+            # the network and the reference energies learn what the
+            # repulsion leaves
+            energies = labels[:, k] * n_atoms - self._repulsion_energies(graphs)
             ok = np.isfinite(energies)
             references = np.linalg.lstsq(counts[ok], energies[ok], rcond=None)[0]
             residual = (energies[ok] - counts[ok] @ references) / n_atoms[ok]

@@ -106,10 +106,19 @@ def _read_store(path: Path, index: str | int | slice) -> Iterator[Atoms]:
                 return
 
 
-def _committee(model: ModelSpec | Committee, device: str | torch.device) -> Committee:
+def _committee(
+    model: ModelSpec | Committee,
+    device: str | torch.device,
+    dtype: str | torch.dtype | None = None,
+) -> Committee:
     if isinstance(model, Committee):
+        if dtype is not None:
+            raise ValueError(
+                "dtype converts the models that predict loads; a Committee is "
+                "already loaded: pass dtype to Committee.load instead"
+            )
         return model
-    return Committee.load(model, device)
+    return Committee.load(model, device, dtype=dtype)
 
 
 def _check_batch_size(batch_size: int) -> int:
@@ -130,6 +139,7 @@ def iter_predictions(
     progress: bool = False,
     index: str | int | slice = ":",
     format: str | None = None,
+    dtype: str | torch.dtype | None = None,
 ) -> Iterator[tuple[Atoms, dict[str, Any]]]:
     """Yield ``(atoms, results)`` for every structure, evaluated in batches.
 
@@ -145,7 +155,7 @@ def iter_predictions(
         the same shapes for a committee.
     """
     size = _check_batch_size(batch_size)
-    committee = _committee(model, device)
+    committee = _committee(model, device, dtype)
     wanted = committee.check_properties(properties)
     names = [
         name
@@ -202,6 +212,7 @@ def predict(
     attach: bool = False,
     index: str | int | slice = ":",
     format: str | None = None,
+    dtype: str | torch.dtype | None = None,
 ) -> dict[str, NDArray[Any]]:
     """Predict properties of many structures, batched.
 
@@ -234,6 +245,12 @@ def predict(
     index, format
         Frames of a file and its ``ase.io`` format, see
         :func:`read_structures`.
+    dtype
+        ``"float32"`` or ``"float64"``, the precision in which the models
+        compute (they are converted to it); None (default) keeps each
+        model's own, float32 for the shipped models. Use float64 for finite
+        differences: in float32 the energy of a 40-atom Ag3SBr cell
+        (-4,191 eV) moves in steps of 4.9e-4 eV.
 
     Returns
     -------
@@ -263,6 +280,7 @@ def predict(
         progress=progress,
         index=index,
         format=format,
+        dtype=dtype,
     ):
         if attach:
             attach_results(atoms, results)

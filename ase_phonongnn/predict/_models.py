@@ -24,6 +24,7 @@ from ase_phonongnn import keys
 from ase_phonongnn.graph import build_graph, build_graphs
 from ase_phonongnn.label.labels import hydrostatic_stress
 from ase_phonongnn.model import GraphModel, is_model_name, load_model, named_model
+from ase_phonongnn.model._io import resolve_dtype
 from ase_phonongnn.predict._errors import (
     DeviceUnavailableError,
     UnsupportedElementError,
@@ -107,7 +108,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def load_models(
-    model: ModelSpec, device: torch.device
+    model: ModelSpec,
+    device: torch.device,
+    dtype: str | torch.dtype | None = None,
 ) -> tuple[list[GraphModel], list[str]]:
     """Return the models named by ``model`` on ``device``, in eval mode.
 
@@ -123,6 +126,11 @@ def load_models(
         committee.
     device
         Where the models go.
+    dtype
+        ``"float32"`` or ``"float64"``: every model is converted to it (a
+        loaded model in place); None (default) keeps each model's own dtype,
+        float32 for the shipped models
+        (:func:`~ase_phonongnn.model.load_model`).
 
     Returns
     -------
@@ -137,6 +145,7 @@ def load_models(
         If a file is not a readable model, or a shipped one does not match the
         manifest (:class:`~ase_phonongnn.errors.ModelManifestError`).
     """
+    floating = resolve_dtype(dtype)
     if is_model_name(model):
         members: list[Any] = list(named_model(model).members)
     elif isinstance(model, str | os.PathLike | GraphModel):
@@ -156,7 +165,7 @@ def load_models(
     models, sources = [], []
     for position, member in enumerate(members):
         if isinstance(member, GraphModel):
-            models.append(member.to(device).eval())
+            models.append(member.to(device=device, dtype=floating).eval())
             sources.append(f"<{type(member).__name__} {member.config.model!r}>")
         elif isinstance(member, str | os.PathLike):
             path = Path(member)
@@ -166,7 +175,7 @@ def load_models(
                     "'phonongnn train --out MODEL' (or save_model()), or 'gfn2-xtb' "
                     "for the shipped model"
                 )
-            models.append(load_model(path, device=device))
+            models.append(load_model(path, device=device, dtype=floating))
             sources.append(str(path))
         else:
             raise TypeError(
@@ -273,15 +282,16 @@ class Committee:
         model: ModelSpec = None,
         device: str | torch.device = "auto",
         spread_scale: Mapping[str, float] | None = None,
+        dtype: str | torch.dtype | None = None,
     ) -> Committee:
-        """Load the models named by ``model`` (see :func:`load_models`).
+        """Load the models named by ``model`` in ``dtype`` (see :func:`load_models`).
 
         Without ``spread_scale``, a shipped committee named by ``model``
         comes with the scales fitted on its validation set
         (:attr:`ase_phonongnn.model.NamedModel.spread_scale`), other models
         with none.
         """
-        models, sources = load_models(model, resolve_device(device))
+        models, sources = load_models(model, resolve_device(device), dtype)
         if spread_scale is None and is_model_name(model):
             spread_scale = named_model(model).spread_scale
         return cls(models, sources, spread_scale)

@@ -34,6 +34,7 @@ VARIANTS = {
     "attention": {"readout": "attention"},
     "levels": {"readout": "levels"},
     "tight-binding": {"readout": "tight-binding"},
+    "zbl": {"equivariant": True, "repulsion": "zbl"},
 }
 
 
