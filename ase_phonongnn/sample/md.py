@@ -239,8 +239,9 @@ def _run(
     )
 
     def advance(steps: int) -> None:
-        dynamics.run(steps)
-        bar.update(steps)
+        for chunk in np.diff(np.r_[0:steps:10, steps]):
+            dynamics.run(int(chunk))
+            bar.update(int(chunk))
 
     advance(config.equilibration)
     interval = config.interval
