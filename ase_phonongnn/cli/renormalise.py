@@ -64,7 +64,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     scph = parser.add_argument_group("scph route")
     scph.add_argument(
-        "--calculator", default="gfn2-xtb", help="gfn2-xtb | emt | MODULE:FACTORY"
+        "--calculator",
+        default="gfn2-xtb",
+        help="gfn2-xtb | gpaw | emt | MODULE:FACTORY, or model:NAME_OR_PATH to "
+        "renormalise with a trained model (e.g. model:gfn2-xtb)",
     )
     add_calculator_option_argument(scph)
     scph.add_argument("--n-snapshots", type=int, default=40)
@@ -136,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_scph(args: argparse.Namespace, source: Path) -> int:
-    from ase_phonongnn.label.calculators import resolve_calculator
+    from ase_phonongnn.cli._calculators import calculator_factory
 
     if args.temperature is None:
         raise ValueError("--temperature is required for --route scph (K)")
@@ -151,7 +154,7 @@ def _run_scph(args: argparse.Namespace, source: Path) -> int:
         pool=args.pool,
     )
     options = dict(args.calculator_options)
-    factory, calculator_name = resolve_calculator(args.calculator, options)
+    factory, calculator_name = calculator_factory(args.calculator, options)
     executor = None
     if args.workers > 1:
         from concurrent.futures import ProcessPoolExecutor

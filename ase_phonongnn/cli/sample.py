@@ -117,16 +117,10 @@ def _md_snapshots(supercell: Atoms, args: argparse.Namespace) -> list[Atoms]:
         pilot=args.pilot,
         interval=args.interval,
     )
-    name = args.calculator.strip()
-    if name.startswith("model:"):
-        from ase_phonongnn.calculator import PhononGNNCalc
+    from ase_phonongnn.cli._calculators import calculator_factory
 
-        model = name.removeprefix("model:")
-        calculator = PhononGNNCalc(None if model == "default" else model)
-    else:
-        from ase_phonongnn.label.calculators import resolve_calculator
-
-        calculator = resolve_calculator(name)[0]()
+    factory, name = calculator_factory(args.calculator)
+    calculator = factory()
     return md_snapshots(
         supercell,
         calculator,
