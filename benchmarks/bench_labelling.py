@@ -22,6 +22,8 @@ with the results, in benchmarks/results/labelling.json.
 
 ``--quick`` skips the worker scaling (8 more GFN2-xTB single points per
 worker count and round, several minutes on a loaded machine).
+``--calculator gpaw`` measures the worker scaling of the GPAW labeller
+instead (about 200 CPU-seconds per snapshot: use ``--n-snapshots 2``).
 """
 
 from __future__ import annotations
@@ -115,8 +117,10 @@ def pipeline_overhead_per_snapshot(n: int, directory: Path) -> float:
     return (wall - calculation) / n
 
 
-def throughput(n_workers: int, snapshots: list[Atoms], directory: Path) -> float:
-    """GFN2-xTB snapshots per second with a pool of ``n_workers`` processes."""
+def throughput(
+    n_workers: int, snapshots: list[Atoms], directory: Path, calculator: str
+) -> float:
+    """Snapshots per second of ``calculator`` with a pool of ``n_workers``."""
     for k in itertools.count():  # a fresh store: an existing one would resume
         path = directory / f"workers{n_workers}_{k}.h5"
         if not path.exists():
@@ -124,7 +128,7 @@ def throughput(n_workers: int, snapshots: list[Atoms], directory: Path) -> float
     with ProcessPoolExecutor(n_workers) as executor:
         executor.submit(int).result()  # start the workers outside the timing
         start = time.perf_counter()
-        summary = label_snapshots(snapshots, "gfn2-xtb", path, executor, progress=False)
+        summary = label_snapshots(snapshots, calculator, path, executor, progress=False)
         wall = time.perf_counter() - start
     assert summary.done + summary.failed == len(snapshots)
     return len(snapshots) / wall
@@ -137,8 +141,16 @@ def main() -> None:
     )
     parser.add_argument("--n-snapshots", type=int, default=4, help="GFN2-xTB snapshots")
     parser.add_argument("--n-records", type=int, default=300, help="store records")
-    parser.add_argument("--out", type=Path, default=RESULTS / "labelling.json")
+    parser.add_argument(
+        "--calculator",
+        default="gfn2-xtb",
+        help="labeller of the worker scaling: gfn2-xtb (default) or gpaw "
+        "(results in labelling-gpaw.json)",
+    )
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    suffix = "" if args.calculator == "gfn2-xtb" else f"-{args.calculator}"
+    args.out = args.out or RESULTS / f"labelling{suffix}.json"
     snapshots = ag3sbr_snapshots(args.n_snapshots)
     result: dict[str, Any] = {
         "benchmark": "labelling",
@@ -167,9 +179,12 @@ def main() -> None:
             # reaches both
             rates: dict[int, list[float]] = {1: [], 2: []}
             for n_workers in (1, 2, 2, 1):
-                rates[n_workers].append(throughput(n_workers, snapshots, directory))
+                rates[n_workers].append(
+                    throughput(n_workers, snapshots, directory, args.calculator)
+                )
             one, two = max(rates[1]), max(rates[2])
             result |= {
+                "throughput_calculator": args.calculator,
                 "n_snapshots_throughput": args.n_snapshots,
                 "throughput_1_worker_per_s": round(one, 5),
                 "throughput_2_workers_per_s": round(two, 5),
