@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Commit the PBEsol stores as they grow, each checked readable as committed:
+#   bash research/pbesol/commit_stores.sh
+# A store is written by a running labeller; a copy taken mid-write that does
+# not read back is taken again.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+for store in research/pbesol/stores/*.h5; do
+  for try in 1 2 3; do
+    git add "$store"
+    if git show ":$store" > /tmp/committed.h5 && python -c "
+import sys
+from ase_phonongnn.store import SnapshotStore
+with SnapshotStore.open('/tmp/committed.h5') as s:
+    s.read_atoms(None)
+    print(sys.argv[1], s.counts())
+" "$store"; then
+      break
+    fi
+    sleep 5
+  done
+done
+git add research/pbesol/label.log research/pbesol/label-*.log 2>/dev/null || true
+git commit -q -m "PBEsol labels so far: $(python -c "
+from pathlib import Path
+from ase_phonongnn.store import SnapshotStore
+parts = []
+for p in sorted(Path('research/pbesol/stores').glob('*.h5')):
+    with SnapshotStore.open(p) as s:
+        c = s.counts()
+    parts.append(f'{p.stem} {c[\"done\"]} done, {c[\"failed\"]} failed')
+print('; '.join(parts))
+")" || true
