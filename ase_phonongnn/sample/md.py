@@ -17,6 +17,7 @@ dephase.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from ase_phonongnn import __version__, keys
+
+_log = logging.getLogger(__name__)
 
 #: ``atoms.info`` keys of the MD provenance besides method, temperature, seed.
 TIMESTEP_FS = "md_timestep_fs"
@@ -254,6 +257,14 @@ def _run(
         interval = decorrelation_lag(
             positions - positions.mean(axis=0), system.get_masses()
         )
+        if interval >= pilot_steps // 2:
+            _log.warning(
+                "MD at %g K: the displacements stay correlated over half the "
+                "pilot run; snapshots are %d steps apart, at least: lengthen "
+                "the pilot run to measure the decorrelation time",
+                temperature,
+                interval,
+            )
         bar.total = total - n_snapshots + n_snapshots * interval
         bar.refresh()
     info = {
