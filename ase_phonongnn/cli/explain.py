@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ase_phonongnn import keys
+from ase_phonongnn.cli._inputs import checked_options
+from ase_phonongnn.errors import UserInputError
 
 #: flag destination -> ExplainConfig field
 _OVERRIDES = {
@@ -106,7 +108,7 @@ def resolve_config(args: argparse.Namespace) -> Any:
             raise FileNotFoundError(f"no config file {args.config}")
         content = yaml.safe_load(args.config.read_text()) or {}
         if not isinstance(content, dict):
-            raise ValueError(
+            raise UserInputError(
                 f"{args.config}: expected a mapping of ExplainConfig fields"
             )
         values.update(content)
@@ -114,7 +116,13 @@ def resolve_config(args: argparse.Namespace) -> Any:
         value = getattr(args, dest, None)
         if value is not None:
             values[name] = value
-    return ExplainConfig.from_dict(values)
+    given = [
+        f"--{dest.replace('_', '-')}"
+        for dest in _OVERRIDES
+        if getattr(args, dest, None) is not None
+    ]
+    with checked_options(*(["--config"] if args.config is not None else []), *given):
+        return ExplainConfig.from_dict(values)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -136,13 +144,13 @@ def run(args: argparse.Namespace) -> int:
 
     config = resolve_config(args)
     if args.max_structures is not None and args.max_structures < 1:
-        raise ValueError(
+        raise UserInputError(
             f"--max-structures must be at least 1 (got {args.max_structures})"
         )
     if args.n_random < 1:
-        raise ValueError(f"--n-random must be at least 1 (got {args.n_random})")
+        raise UserInputError(f"--n-random must be at least 1 (got {args.n_random})")
     if args.out.exists() and not args.out.is_dir():
-        raise ValueError(f"--out must be a directory (got the file {args.out})")
+        raise UserInputError(f"--out must be a directory (got the file {args.out})")
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"

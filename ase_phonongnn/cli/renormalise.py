@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, cast
 
 from ase_phonongnn.cli.label import add_calculator_option_argument
 from ase_phonongnn.data import MATERIALS, resolve_force_constants
-from ase_phonongnn.errors import ConvergenceError
+from ase_phonongnn.errors import ConvergenceError, UserInputError
 from ase_phonongnn.sample.force_constants import save_phonopy
 from ase_phonongnn.sample.renormalise import (
     RenormalisationConfig,
@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_md(args, source)
     stray = [f"--{name.replace('_', '-')}" for name in _MD_ONLY if getattr(args, name)]
     if stray or args.reorder:
-        raise ValueError(
+        raise UserInputError(
             f"{', '.join(stray or ['--reorder'])} belong to the md route: add "
             "--route md"
         )
@@ -139,7 +139,7 @@ def _run_scph(args: argparse.Namespace, source: Path) -> int:
     from ase_phonongnn.label.calculators import resolve_calculator
 
     if args.temperature is None:
-        raise ValueError("--temperature is required for --route scph (K)")
+        raise UserInputError("--temperature is required for --route scph (K)")
     config = RenormalisationConfig(
         temperature=args.temperature,
         n_snapshots=args.n_snapshots,
@@ -189,9 +189,9 @@ def _run_md(args: argparse.Namespace, source: Path) -> int:
     from ase_phonongnn.sample.renormalise_md import renormalise_from_trajectory
 
     if args.trajectory is None:
-        raise ValueError("--trajectory is required for --route md")
+        raise UserInputError("--trajectory is required for --route md")
     if args.time_step is None:
-        raise ValueError(
+        raise UserInputError(
             "--time-step is required for --route md: the time between stored "
             "frames in fs (MD time step x write interval)"
         )

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 from ase import Atoms
 
+from ase_phonongnn.cli._inputs import checked_options
 from ase_phonongnn.data import MATERIALS, resolve_force_constants
-from ase_phonongnn.sample import METHODS, PhononSampler
+from ase_phonongnn.errors import UserInputError
+from ase_phonongnn.sample import METHODS, PhononSampler, SamplingConfig
+
+#: Share of the machine's memory the snapshots of one run may take.
+MEMORY_SHARE: Final = 0.5
+#: Bytes per snapshot beyond its positions (an Atoms object and its info).
+SNAPSHOT_OVERHEAD: Final = 4096
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,19 +57,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Sample and write the snapshots."""
-    source = resolve_force_constants(args.phonopy_params)
-    sampler = PhononSampler.from_file(source)
-    snapshots = sampler.sample(
-        args.temperature,
-        args.n_snapshots,
-        method=args.method,
-        statistics=args.statistics,
-        imaginary=args.imaginary,
-        amplitude=args.amplitude,
-        plus_minus=args.plus_minus,
-        min_distance=args.min_distance,
-        seed=args.seed,
+    sampler = load_sampler(args.phonopy_params)
+    with checked_options(
+        "--method", "--statistics", "--imaginary", "--amplitude", "--min-distance"
+    ):
+        config = SamplingConfig(
+            method=args.method,
+            statistics=args.statistics,
+            imaginary=args.imaginary,
+            amplitude=args.amplitude,
+            plus_minus=args.plus_minus,
+            min_distance=args.min_distance,
+        )
+    if args.n_snapshots < 1:
+        raise UserInputError(
+            f"--n-snapshots must be at least 1 (got {args.n_snapshots})"
+        )
+    check_memory(len(sampler.supercell), args.n_snapshots * len(args.temperature))
+    for temperature in args.temperature:
+        if not 0 <= temperature < float("inf"):
+            raise UserInputError(
+                f"--temperature must be >= 0 K and finite (got {temperature})"
+            )
+    snapshots = sampler.sample_config(
+        args.temperature, args.n_snapshots, config, seed=args.seed
     )
+    check_displacements(sampler.supercell, snapshots)
     write_snapshots(snapshots, args.out)
     u = np.array([a.positions - sampler.supercell.positions for a in snapshots])
     symbols = np.array(sampler.supercell.get_chemical_symbols())
@@ -71,6 +93,67 @@ def run(args: argparse.Namespace) -> int:
     text = ", ".join(f"{s} {v:.3f}" for s, v in rms.items())
     print(f"wrote {len(snapshots)} snapshots to {args.out}; rms |u| (Å): {text}")
     return 0
+
+
+def load_sampler(source: str) -> PhononSampler:
+    """Return the sampler of a phonopy file or shipped material, or a user error."""
+    path = resolve_force_constants(source)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no phonopy file {path}: give a phonopy_params.yaml or one of "
+            f"{', '.join(MATERIALS)}"
+        )
+    try:
+        return PhononSampler.from_file(path)
+    except Exception as err:  # phonopy and PyYAML raise many types on bad files
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise UserInputError(
+            f"phonopy_params {path}: phonopy cannot read it ({first}); give a "
+            "phonopy_params.yaml with force constants or forces (phonopy "
+            "--include-all writes one)"
+        ) from err
+
+
+def check_memory(n_atoms: int, n_snapshots: int) -> None:
+    """Refuse a run whose snapshots would not fit in memory, with an estimate."""
+    per_snapshot = n_atoms * 3 * 8 * 4 + SNAPSHOT_OVERHEAD
+    needed = per_snapshot * n_snapshots
+    try:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # no sysconf: assume 16 GiB
+        available = 16 << 30
+    if needed > MEMORY_SHARE * available:
+        most = max(1, int(MEMORY_SHARE * available // per_snapshot))
+        raise UserInputError(
+            f"--n-snapshots {n_snapshots} of {n_atoms} atoms needs about "
+            f"{needed / 2**30:.1f} GiB, more than half of this machine's "
+            f"{available / 2**30:.1f} GiB: sample at most {most} per run "
+            "(different --seed each) and label them into one store"
+        )
+
+
+def check_displacements(supercell: Atoms, snapshots: list[Atoms]) -> None:
+    """Refuse snapshots whose displacements exceed half the supercell's width.
+
+    A harmonic displacement that large wraps around the periodic cell: the
+    temperature (or amplitude) is far outside where the harmonic sampling
+    means anything.
+    """
+    if not snapshots:
+        return
+    cell = supercell.cell
+    width = float(np.min(1.0 / np.linalg.norm(cell.reciprocal(), axis=1)))
+    largest = max(
+        float(np.linalg.norm(a.positions - supercell.positions, axis=1).max())
+        for a in snapshots
+    )
+    if largest > width / 2:
+        raise UserInputError(
+            f"--temperature/--amplitude: the largest displacement is "
+            f"{largest:.1f} Å in a supercell {width:.1f} Å wide, more than half "
+            "of it, so atoms wrap around the cell; choose a lower --temperature "
+            "(or --amplitude)"
+        )
 
 
 def write_snapshots(snapshots: list[Atoms], path: Path) -> None:

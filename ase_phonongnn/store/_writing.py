@@ -51,12 +51,28 @@ def _starts(first: int, lengths: NDArray[np.integer[Any]]) -> NDArray[np.int64]:
 
 
 def checked_snapshots(snapshots: Iterable[Atoms]) -> list[Atoms]:
-    """Return ``snapshots`` as a list, or raise TypeError for a non-Atoms item."""
+    """Return ``snapshots`` as a list; raise for a non-Atoms item or NaN positions.
+
+    Raises
+    ------
+    TypeError
+        An item is not an :class:`ase.Atoms`.
+    ValueError
+        An item has non-finite positions or cell (it cannot be hashed).
+    """
     atoms_list = list(snapshots)
     for position, atoms in enumerate(atoms_list):
         if not isinstance(atoms, Atoms):
             raise TypeError(
                 f"snapshots[{position}] is a {type(atoms).__name__}, expected ase.Atoms"
+            )
+        if not (
+            np.isfinite(atoms.positions).all() and np.isfinite(atoms.cell.array).all()
+        ):
+            raise ValueError(
+                f"snapshots[{position}] ({atoms.symbols}) has "
+                "non-finite positions or cell (NaN or inf); a store keeps only "
+                "finite structures"
             )
     return atoms_list
 

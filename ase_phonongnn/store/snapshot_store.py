@@ -233,6 +233,28 @@ class SnapshotStore:
         index = self._current()[1]
         return sorted(index.hashes, key=index.hashes.__getitem__)
 
+    def labellers(self, status: str = keys.DONE) -> dict[str, int]:
+        """Return how many snapshots of a status each labeller labelled.
+
+        Parameters
+        ----------
+        status
+            ``"done"`` (default) or ``"failed"``.
+
+        Returns
+        -------
+        dict
+            Labeller name (the ``labeller`` entry of the provenance) -> number
+            of snapshots whose newest result it made.
+        """
+        rows = self.indices(status)
+        found: dict[str, int] = {}
+        for start in range(0, rows.size, _reading.READ_BLOCK):
+            for atoms in self._read(rows[start : start + _reading.READ_BLOCK]):
+                labeller = str(atoms.info.get(keys.LABELLER, ""))
+                found[labeller] = found.get(labeller, 0) + 1
+        return found
+
     def read_atoms(self, status: str | None = keys.DONE) -> list[Atoms]:
         """Return the snapshots with a given status, in store order.
 
