@@ -13,6 +13,7 @@ import argparse
 import errno
 import importlib
 import importlib.util
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -74,6 +75,20 @@ def report(err: BaseException, prog: str, *, debug: bool) -> int:
     return 2
 
 
+def _exit_if_a_write_failed(code: int) -> None:
+    """End the process now if a store write failed (see SnapshotStore).
+
+    HDF5 can crash when it finally closes a file whose write failed (a full
+    disk); the records before are on disk, so the process ends without the
+    interpreter's teardown, with the exit code of the one-line error.
+    """
+    store_module = sys.modules.get("ase_phonongnn.store.snapshot_store")
+    if store_module is not None and getattr(store_module, "_ABANDONED", None):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
 def _available() -> dict[str, tuple[str, str]]:
     found = {}
     for verb, (module, text) in COMMANDS.items():
@@ -109,7 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except Exception as err:
-        return report(err, f"phonongnn {args.command}", debug=args.debug)
+        code = report(err, f"phonongnn {args.command}", debug=args.debug)
+        _exit_if_a_write_failed(code)
+        return code
     except KeyboardInterrupt:
         print(f"phonongnn {args.command}: interrupted", file=sys.stderr)
         return 130
