@@ -14,12 +14,15 @@ import argparse
 import json
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ase import Atoms
+
 from ase_phonongnn import keys
 from ase_phonongnn.cli._inputs import checked_options
-from ase_phonongnn.errors import UserInputError
+from ase_phonongnn.errors import StoreError, UserInputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -149,12 +152,10 @@ def _predict_source(
     series: dict[str, list[float]] = {}
     for atoms, results in iter_predictions(
         committee,
-        source,
+        checked_frames(source, args.index, args.format),
         batch_size=args.batch_size,
         properties=wanted,
         progress=not args.no_progress,
-        index=args.index,
-        format=args.format,
     ):
         if writer is not None:
             writer.write(atoms, results)
@@ -174,6 +175,37 @@ def _predict_source(
                 "converged": False,
             }
     return {"n_frames": n_frames, "averages": averages}
+
+
+def checked_frames(
+    source: Path, index: str | int | slice, format: str | None
+) -> Iterator[Atoms]:
+    """Yield the frames of ``source``; raise a user error for a broken one."""
+    from ase_phonongnn.label.run import check_structure
+    from ase_phonongnn.predict._batch import read_structures
+
+    frames = read_structures(source, index=index, format=format)
+    number = 0
+    while True:
+        try:
+            atoms = next(frames)
+        except StopIteration:
+            break
+        except (StoreError, UserInputError):
+            raise
+        except Exception as err:  # ase.io's readers raise many types on bad files
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise UserInputError(
+                f"INPUT {source}: frame {number} cannot be read "
+                f"({type(err).__name__}: {first}); give a file ase.io reads "
+                "(--format names its format)"
+            ) from err
+        with checked_options(f"INPUT {source}"):
+            check_structure(atoms, f"frame {number}")
+        number += 1
+        yield atoms
+    if number == 0:
+        raise UserInputError(f"INPUT {source} holds no structures (--index {index})")
 
 
 def _partial_path(out: Path) -> Path:

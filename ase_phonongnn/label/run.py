@@ -182,48 +182,50 @@ def _plain(atoms: Atoms) -> Atoms:
 SAME_SITE: Final = 0.1
 
 
-def check_snapshots(snapshots: list[Atoms], include_stress: bool) -> None:
-    """Raise ValueError or TypeError for a structure that cannot be labelled.
+def check_structure(atoms: Any, name: str) -> None:
+    """Raise ValueError or TypeError for a structure no calculator can take.
 
-    Checked: the type, at least one atom, finite positions and cell, no two
-    atoms within :data:`SAME_SITE` Å, a periodic cell for stress, a periodic
-    cell of non-zero volume.
+    Checked: the type, at least one atom, finite positions and cell, a
+    periodic cell of non-zero volume, and no two atoms within
+    :data:`SAME_SITE` Å. ``name`` names the structure in the message.
     """
     from ase.neighborlist import neighbor_list
 
-    for position, atoms in enumerate(snapshots):
-        if not isinstance(atoms, Atoms):
-            raise TypeError(
-                f"snapshots[{position}] is a {type(atoms).__name__}, expected ase.Atoms"
-            )
-        if len(atoms) == 0:
-            raise ValueError(f"snapshots[{position}] has no atoms")
-        if not (
-            np.isfinite(atoms.positions).all() and np.isfinite(atoms.cell.array).all()
-        ):
+    if not isinstance(atoms, Atoms):
+        raise TypeError(f"{name} is a {type(atoms).__name__}, expected ase.Atoms")
+    if len(atoms) == 0:
+        raise ValueError(f"{name} has no atoms")
+    formula = atoms.symbols
+    if not (np.isfinite(atoms.positions).all() and np.isfinite(atoms.cell.array).all()):
+        raise ValueError(
+            f"{name} ({formula}) has non-finite positions or cell (NaN or inf)"
+        )
+    if atoms.pbc.all() and abs(atoms.cell.volume) < 1e-9:
+        raise ValueError(f"{name} ({formula}) is periodic but its cell has zero volume")
+    if len(atoms) > 1 and (abs(atoms.cell.volume) > 1e-9 or not atoms.pbc.any()):
+        first, second = neighbor_list("ij", atoms, SAME_SITE)  # type: ignore[no-untyped-call]
+        if first.size:
             raise ValueError(
-                f"snapshots[{position}] ({atoms.get_chemical_formula()}) has "
-                "non-finite positions or cell (NaN or inf)"
+                f"{name} ({formula}) has atoms {first[0]} and {second[0]} closer "
+                f"than {SAME_SITE} Å (two atoms on one site)"
             )
+
+
+def check_snapshots(snapshots: list[Atoms], include_stress: bool) -> None:
+    """Raise ValueError or TypeError for a structure that cannot be labelled.
+
+    Each structure passes :func:`check_structure`; for stress it must be
+    periodic in all three directions.
+    """
+    for position, atoms in enumerate(snapshots):
+        check_structure(atoms, f"snapshots[{position}]")
         if include_stress and not atoms.pbc.all():
             raise ValueError(
-                f"snapshots[{position}] ({atoms.get_chemical_formula()}) has "
+                f"snapshots[{position}] ({atoms.symbols}) has "
                 f"pbc={atoms.pbc.tolist()}, but stress and hydrostatic_stress need a "
                 "cell periodic in all three directions; pass include_stress=False "
                 "(phonongnn label --no-stress) to label it without them"
             )
-        if atoms.pbc.all() and abs(atoms.cell.volume) < 1e-9:
-            raise ValueError(
-                f"snapshots[{position}] is periodic but its cell has zero volume"
-            )
-        if len(atoms) > 1 and (abs(atoms.cell.volume) > 1e-9 or not atoms.pbc.any()):
-            first, second = neighbor_list("ij", atoms, SAME_SITE)  # type: ignore[no-untyped-call]
-            if first.size:
-                raise ValueError(
-                    f"snapshots[{position}] ({atoms.get_chemical_formula()}) has "
-                    f"atoms {first[0]} and {second[0]} closer than {SAME_SITE} Å "
-                    "(two atoms on one site)"
-                )
 
 
 def _record(store: SnapshotStore, outcome: LabelOutcome) -> None:

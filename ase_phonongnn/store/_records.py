@@ -135,7 +135,14 @@ class StoreIndex:
         for attempt in range(_SWMR_ATTEMPTS if file.swmr_mode else 1):
             try:
                 return cls._from_file(file, path)
-            except (OSError, KeyError, ValueError, IndexError) as err:
+            except (
+                OSError,
+                KeyError,
+                ValueError,
+                IndexError,
+                RuntimeError,
+                UnicodeDecodeError,
+            ) as err:
                 error: StoreError = StoreError(
                     f"{path} is a damaged or truncated store: {err}"
                 )

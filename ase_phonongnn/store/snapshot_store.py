@@ -310,7 +310,14 @@ class SnapshotStore:
             return []
         try:
             return _reading.read_rows(*self._current(), rows)
-        except (UnicodeDecodeError, ValueError, IndexError, KeyError, OSError) as err:
+        except (
+            UnicodeDecodeError,
+            ValueError,
+            IndexError,
+            KeyError,
+            OSError,
+            RuntimeError,
+        ) as err:
             if isinstance(err, FileNotFoundError):
                 raise
             raise StoreError(

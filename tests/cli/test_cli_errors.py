@@ -144,3 +144,17 @@ def test_a_failed_predict_leaves_no_output_and_the_rerun_works(
     assert not list(tmp_path.glob(".pred.partial-*"))
     assert main([*argv[:2], str(good), *argv[2:]]) == 0
     assert len(out.read_text().splitlines()) == 1 + len(frames)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("nan", "non-finite positions"), ("twin", "two atoms on one site")],
+)
+def test_predict_refuses_broken_frames(
+    cu_potential_path, broken_inputs, tmp_path, capsys, one_thread, name, message
+):
+    out = tmp_path / "pred.csv"
+    argv = ["predict", str(cu_potential_path), str(broken_inputs[name])]
+    assert main([*argv, "--no-progress", "--out", str(out)]) == 2
+    assert message in _one_line_error(capsys, "predict")
+    assert not out.exists()
