@@ -6,10 +6,8 @@ ends in 0-3, so each test knows in advance which snapshots must fail.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,12 +16,11 @@ import numpy as np
 import psutil
 import pytest
 from _faulty import faults
+from _runs import api_argv, cli_argv, environment
 
 from ase_phonongnn import keys
 from ase_phonongnn.label import LabelPool, label_snapshots
 from ase_phonongnn.store import SnapshotStore, content_hash
-
-HERE = Path(__file__).parent
 
 pytestmark = pytest.mark.skipif(
     not hasattr(signal, "SIGKILL"), reason="needs POSIX signals"
@@ -122,39 +119,19 @@ def test_timeout_is_refused_where_it_cannot_stop_a_calculation(tmp_path, cells):
     assert not (tmp_path / "x.h5").exists()
 
 
-def label_command(tmp_path, cells, *extra: str) -> tuple[list[str], dict]:
-    """``phonongnn label`` of ``cells`` into tmp_path/labels.h5, and its env."""
-    source = tmp_path / "cells.extxyz"
-    ase.io.write(source, cells)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), *sys.path]))
-    argv = [sys.executable, "-m", "ase_phonongnn.cli.main", "label", str(source)]
-    return [*argv, "--out", str(tmp_path / "labels.h5"), "--no-progress", *extra], env
-
-
-def _cli(tmp_path, cells, *extra: str) -> subprocess.CompletedProcess:
-    argv, env = label_command(tmp_path, cells, *extra)
-    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
-
-
 def test_cli_timeout_and_exit_code_when_everything_fails(tmp_path, cells):
-    hang = _cli(
-        tmp_path, cells[:4], "--calculator", "_faulty:HangingEMT", "--timeout", "1.5"
+    hanging = [atoms for atoms in cells if faults(atoms)][:2]
+    source, store = tmp_path / "cells.extxyz", tmp_path / "labels.h5"
+    ase.io.write(source, hanging)
+    argv = cli_argv(source, store, "_faulty:HangingEMT", "--timeout", "1.5")
+    run = subprocess.run(
+        argv, capture_output=True, text=True, env=environment(), timeout=120
     )
-    assert hang.returncode == 0, hang.stderr
-    assert set(_failed_hashes(tmp_path / "labels.h5")) == _expected(cells[:4])
-    (tmp_path / "all").mkdir()
-    every = _cli(tmp_path / "all", cells[:3], "--calculator", "_faulty:FailingEMT")
-    assert every.returncode == 1
-    assert every.stderr.count("\n") == 1 and "all 3 calculations" in every.stderr
-
-
-def test_relabelling_with_another_calculator_is_refused(tmp_path, cells):
-    store = tmp_path / "labels.h5"
-    label_snapshots(cells[:3], "emt", store, progress=False)
-    before = store.read_bytes()
-    with pytest.raises(ValueError, match="labels of another calculator"):
-        label_snapshots(cells[:3], "_faulty:NaNEMT", store, progress=False)
-    assert store.read_bytes() == before
+    assert run.returncode == 1
+    assert run.stderr.count("\n") == 1 and "all 2 calculations" in run.stderr
+    failed = _failed_hashes(store)
+    assert set(failed) == _expected(hanging)
+    assert all("time limit of 1.5 s" in message for message in failed.values())
 
 
 def _alive(pid: int) -> bool:
@@ -165,12 +142,11 @@ def _alive(pid: int) -> bool:
 
 
 def test_workers_end_with_their_killed_parent(tmp_path, cells):
-    argv, env = label_command(
-        tmp_path, cells, "--calculator", "_faulty:HangingEMT", "--workers", "2"
-    )
+    source = tmp_path / "cells.extxyz"
+    ase.io.write(source, cells)
     parent = subprocess.Popen(
-        argv,
-        env=env,
+        api_argv(source, tmp_path / "labels.h5", "_faulty:HangingEMT", workers=2),
+        env=environment(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

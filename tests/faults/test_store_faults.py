@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -14,13 +13,14 @@ from pathlib import Path
 import ase.io
 import numpy as np
 import pytest
+from _runs import api_argv, cli_argv, environment
 from ase.build import bulk
 
 from ase_phonongnn import keys
 from ase_phonongnn.errors import StoreError
+from ase_phonongnn.label import label_snapshots
 from ase_phonongnn.store import SnapshotStore
 
-HERE = Path(__file__).parent
 #: Size of the full disk: its free space ends during the labelling of 300
 #: (space check) or 600 (failed write) 4-atom snapshots.
 DISK_SIZE = "448k"
@@ -41,40 +41,18 @@ def cells(n: int, repeat: int = 3, seed: int = 0) -> list:
     return out
 
 
-def _env() -> dict[str, str]:
-    return dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([str(HERE), *sys.path]),
-        OMP_NUM_THREADS="1",
-    )
-
-
-def _argv(source: Path, store: Path, calculator: str, *extra: str) -> list[str]:
-    """The ``phonongnn label`` command of ``source`` into ``store``."""
-    cli = [sys.executable, "-m", "ase_phonongnn.cli.main", "label", str(source)]
-    return [
-        *cli,
-        "--out",
-        str(store),
-        "--calculator",
-        calculator,
-        "--no-progress",
-        *extra,
-    ]
-
-
 def _label(source: Path, store: Path, *extra: str, prelude: str = ""):
     """Run ``phonongnn label`` in a new process (after ``prelude``, Python code)."""
     code = (
         f"{prelude}\nimport sys\nfrom ase_phonongnn.cli.main import main\n"
         "sys.exit(main(sys.argv[1:]))"
     )
-    argv = ["label", str(source), "--out", str(store), "--calculator", "emt"]
+    argv = cli_argv(source, store, "emt", *extra)[3:]
     return subprocess.run(
-        [sys.executable, "-c", code, *argv, "--no-progress", *extra],
+        [sys.executable, "-c", code, *argv],
         capture_output=True,
         text=True,
-        env=_env(),
+        env=environment(),
         timeout=300,
     )
 
@@ -137,8 +115,7 @@ def test_full_disk_stops_with_one_line_and_loses_nothing(
     # resumed on a disk with room: the rest is labelled, nothing twice
     moved = tmp_path / "labels.h5"
     shutil.copy(store, moved)
-    again = _label(source, moved)
-    assert again.returncode == 0, again.stderr
+    label_snapshots(ase.io.read(source, ":"), "emt", moved, progress=False)
     assert _assert_sound(moved) == {"done": n, "failed": 0, "pending": 0}
 
 
@@ -150,7 +127,10 @@ def test_a_store_opened_before_the_writer_sees_every_new_label(tmp_path):
         store.add(ase.io.read(source, ":")[:2])
     reader = SnapshotStore.open(path)
     assert reader.counts() == {"done": 0, "failed": 0, "pending": 2}
-    assert _label(source, path).returncode == 0
+    writer = subprocess.run(
+        api_argv(source, path, "emt"), env=environment(), capture_output=True
+    )
+    assert writer.returncode == 0, writer.stderr
     assert reader.counts() == {"done": 6, "failed": 0, "pending": 0}
     assert len(reader.read_atoms()) == 6
     # and a second store opened in this process is not stale either
@@ -161,11 +141,11 @@ def test_a_store_opened_before_the_writer_sees_every_new_label(tmp_path):
 
 def test_readers_during_a_write_never_see_a_damaged_store(tmp_path):
     source = tmp_path / "in.extxyz"
-    ase.io.write(source, cells(40, repeat=1))
+    ase.io.write(source, cells(150, repeat=1))
     path = tmp_path / "labels.h5"
     writer = subprocess.Popen(
-        _argv(source, path, "emt"),
-        env=_env(),
+        api_argv(source, path, "emt"),
+        env=environment(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -182,7 +162,7 @@ def test_readers_during_a_write_never_see_a_damaged_store(tmp_path):
             assert all(np.isfinite(a.arrays[keys.FORCES]).all() for a in labelled)
             done_seen.append(done)
             reads += 1
-            time.sleep(0.05)  # leave the writer its core
+            time.sleep(0.02)  # leave the writer its core
     finally:
         writer.wait()
     assert writer.returncode == 0, writer.stderr.read()
@@ -228,16 +208,19 @@ def test_kills_at_random_points_with_workers_lose_nothing(tmp_path):
     source = tmp_path / "in.extxyz"
     ase.io.write(source, cells(24, repeat=1))
     path = tmp_path / "labels.h5"
-    argv = _argv(source, path, "_faulty:SegfaultingEMT", "--workers", "2")
+    argv = api_argv(source, path, "_faulty:SegfaultingEMT", workers=2)
     rng = np.random.default_rng(3)
     for _ in range(3):
         process = subprocess.Popen(
-            argv, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            argv,
+            env=environment(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         time.sleep(float(rng.uniform(2.0, 5.0)))
         process.send_signal(signal.SIGKILL)
         process.wait()
-    final = subprocess.run(argv, env=_env(), capture_output=True, text=True)
+    final = subprocess.run(argv, env=environment(), capture_output=True, text=True)
     assert final.returncode == 0, final.stderr
     from _faulty import faults
 
