@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from ase_phonongnn.cli._inputs import checked_options
 from ase_phonongnn.cli.label import add_calculator_option_argument
 from ase_phonongnn.data import MATERIALS, resolve_force_constants
 from ase_phonongnn.errors import ConvergenceError, UserInputError
@@ -195,16 +196,19 @@ def _run_md(args: argparse.Namespace, source: Path) -> int:
             "--time-step is required for --route md: the time between stored "
             "frames in fs (MD time step x write interval)"
         )
-    result = renormalise_from_trajectory(
-        source,
-        args.trajectory,
-        temperature=args.temperature,
-        time_step=args.time_step,
-        index=args.index or ":",
-        reorder=args.reorder,
-        power_spectrum=args.power_spectrum or "fft",
-        frequency_max=args.frequency_max,
-    )
+    # its ValueErrors are checks of the trajectory and options, made before
+    # the fit
+    with checked_options("--trajectory", "--time-step", "--index"):
+        result = renormalise_from_trajectory(
+            source,
+            args.trajectory,
+            temperature=args.temperature,
+            time_step=args.time_step,
+            index=args.index or ":",
+            reorder=args.reorder,
+            power_spectrum=args.power_spectrum or "fft",
+            frequency_max=args.frequency_max,
+        )
     save_phonopy(result.phonon, args.out)
     record = _sidecar(args.out, "_md.json")
     record.write_text(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ase_phonongnn import keys
-from ase_phonongnn.cli._inputs import add_labelled_inputs
+from ase_phonongnn.cli._inputs import add_labelled_inputs, checked_options
 from ase_phonongnn.errors import UserInputError
 from ase_phonongnn.model import MODEL_KEYS, READOUTS
 
@@ -197,7 +197,8 @@ def run(args: argparse.Namespace) -> int:
     model_config, train_config = resolve_configs(args, start_from)
     if not args.out.parent.is_dir():
         raise FileNotFoundError(f"the directory of --out does not exist: {args.out}")
-    structures = load_structures(args.inputs, skip_retried=args.skip_retried)
+    with checked_options("INPUT"):
+        structures = load_structures(args.inputs, skip_retried=args.skip_retried)
     split = None
     if args.split is not None:
         split = Split.from_dict(json.loads(args.split.read_text()))

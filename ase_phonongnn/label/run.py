@@ -272,9 +272,7 @@ def _run_with_executor(
                             "every label finished so far is saved: run again to "
                             "resume"
                         ) from err
-                    outcome = LabelOutcome(
-                        row, {}, message, {keys.LABELLER: name, "host": "worker"}
-                    )
+                    outcome = LabelOutcome(row, {}, message, {keys.LABELLER: name})
                 handle(outcome)
             fill()
     finally:
