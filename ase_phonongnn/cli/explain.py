@@ -138,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
         plot_importance_density,
         plot_significant_edges,
     )
+    from ase_phonongnn.explain._explain import resolve_target
     from ase_phonongnn.model import load_model
     from ase_phonongnn.train import load_structures
     from ase_phonongnn.train._trainer import json_safe
@@ -155,9 +156,12 @@ def run(args: argparse.Namespace) -> int:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     model = load_model(args.model, device=device)
-    structures = load_structures(args.inputs)[: args.max_structures]
+    with checked_options("--target"):
+        target = resolve_target(model, args.target)
+    with checked_options("INPUT"):
+        structures = load_structures(args.inputs)[: args.max_structures]
     results = explain_dataset(
-        model, structures, args.target, config=config, progress=args.progress
+        model, structures, target, config=config, progress=args.progress
     )
     args.out.mkdir(parents=True, exist_ok=True)
     stats = aggregate_bond_types(results)

@@ -158,3 +158,15 @@ def test_predict_refuses_broken_frames(
     assert main([*argv, "--no-progress", "--out", str(out)]) == 2
     assert message in _one_line_error(capsys, "predict")
     assert not out.exists()
+
+
+def test_explain_names_the_target_option(property_model, tmp_path, capsys):
+    from ase_phonongnn.model import save_model
+
+    model = save_model(property_model(seed=0), tmp_path / "m.safetensors")
+    cells = tmp_path / "cells.extxyz"
+    ase.io.write(cells, bulk("Cu", "fcc", a=3.61, cubic=True))
+    argv = ["explain", str(model), str(cells), "--out", str(tmp_path / "x")]
+    assert main([*argv, "--no-progress"]) == 2
+    err = _one_line_error(capsys, "explain")
+    assert "--target VALUE" in err and "target=" not in err
