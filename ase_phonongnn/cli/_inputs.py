@@ -76,3 +76,23 @@ def checked_options(*options: str) -> Iterator[None]:
         raise UserInputError(
             f"{' / '.join(options)}: {in_option_syntax(str(err))}"
         ) from err
+
+
+@contextmanager
+def phonopy_input(path: Path) -> Iterator[None]:
+    """Report a phonopy file that cannot be read (phonopy, PyYAML) as a user error."""
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no phonopy file {path}: give a phonopy_params.yaml or a shipped material"
+        )
+    try:
+        yield
+    except Exception as err:  # phonopy and PyYAML raise many types on bad files
+        if isinstance(err, UserInputError):
+            raise
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise UserInputError(
+            f"phonopy_params {path}: phonopy cannot read it ({first}); give a "
+            "phonopy_params.yaml with force constants or forces (phonopy "
+            "--include-all writes one)"
+        ) from err

@@ -13,10 +13,11 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from ase_phonongnn.cli._inputs import checked_options
+from ase_phonongnn.cli._inputs import checked_options, phonopy_input
 from ase_phonongnn.cli.label import add_calculator_option_argument
 from ase_phonongnn.data import MATERIALS, resolve_force_constants
 from ase_phonongnn.errors import ConvergenceError, UserInputError
+from ase_phonongnn.sample._phonopy import load_phonopy
 from ase_phonongnn.sample.force_constants import save_phonopy
 from ase_phonongnn.sample.renormalise import (
     RenormalisationConfig,
@@ -125,6 +126,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the chosen route, write the force constants, record and plot."""
     source = resolve_force_constants(args.phonopy_params)
+    with phonopy_input(source):
+        load_phonopy(source)
     if args.route == "md":
         return _run_md(args, source)
     stray = [f"--{name.replace('_', '-')}" for name in _MD_ONLY if getattr(args, name)]

@@ -10,7 +10,7 @@ from typing import Final
 import numpy as np
 from ase import Atoms
 
-from ase_phonongnn.cli._inputs import checked_options
+from ase_phonongnn.cli._inputs import checked_options, phonopy_input
 from ase_phonongnn.data import MATERIALS, resolve_force_constants
 from ase_phonongnn.errors import UserInputError
 from ase_phonongnn.sample import METHODS, PhononSampler, SamplingConfig
@@ -98,20 +98,8 @@ def run(args: argparse.Namespace) -> int:
 def load_sampler(source: str) -> PhononSampler:
     """Return the sampler of a phonopy file or shipped material, or a user error."""
     path = resolve_force_constants(source)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no phonopy file {path}: give a phonopy_params.yaml or one of "
-            f"{', '.join(MATERIALS)}"
-        )
-    try:
+    with phonopy_input(path):
         return PhononSampler.from_file(path)
-    except Exception as err:  # phonopy and PyYAML raise many types on bad files
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise UserInputError(
-            f"phonopy_params {path}: phonopy cannot read it ({first}); give a "
-            "phonopy_params.yaml with force constants or forces (phonopy "
-            "--include-all writes one)"
-        ) from err
 
 
 def check_memory(n_atoms: int, n_snapshots: int) -> None:

@@ -170,3 +170,31 @@ def test_explain_names_the_target_option(property_model, tmp_path, capsys):
     assert main([*argv, "--no-progress"]) == 2
     err = _one_line_error(capsys, "explain")
     assert "--target VALUE" in err and "target=" not in err
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (
+            ["renormalise", "{garbage}", "--temperature", "300", "--out", "{out}"],
+            "phonopy cannot read",
+        ),
+        (
+            ["sample", "{garbage}", "-T", "300", "-n", "2", "--out", "{out}"],
+            "phonopy cannot read",
+        ),
+        (["evaluate", "{model}", "{empty}"], "INPUT: no labelled structures"),
+    ],
+)
+def test_unreadable_inputs_of_other_commands_are_one_line(
+    tmp_path, capsys, command, message
+):
+    garbage = tmp_path / "garbage.yaml"
+    garbage.write_text("foo: [1, 2\n  bar: }}}\n")
+    empty = tmp_path / "empty.extxyz"
+    empty.write_text("")
+    model = ROOT / "ase_phonongnn" / "data" / "default-model-painn-0.safetensors"
+    out = tmp_path / "out.yaml"
+    names = {"garbage": garbage, "empty": empty, "model": model, "out": out}
+    assert main([part.format(**names) for part in command]) == 2
+    assert message in _one_line_error(capsys, command[0])
