@@ -13,6 +13,14 @@ class PhononGNNError(Exception):
     """Base class of every domain error raised by ase_phonongnn."""
 
 
+class UserInputError(PhononGNNError, ValueError):
+    """An input of the user's (an argument, an option, a file) is invalid.
+
+    The message names the input and how to fix it; the command line prints it
+    as one line, without a traceback.
+    """
+
+
 class ImaginaryModeError(PhononGNNError, ValueError):
     """Phonons have imaginary (or zero) frequencies where the policy forbids them."""
 
@@ -48,6 +56,14 @@ class StoreError(PhononGNNError):
     """A snapshot store is unreadable, corrupt or inconsistent."""
 
 
+class StoreWriteError(StoreError):
+    """A record could not be written to a store (e.g. the disk is full).
+
+    The records committed before it are intact; the one being written is not
+    committed.
+    """
+
+
 class StoreFormatError(StoreError):
     """A snapshot store has a format or version this package cannot read."""
 
@@ -58,6 +74,10 @@ class ModelFormatError(PhononGNNError):
 
 class ModelManifestError(ModelFormatError):
     """A shipped model does not match the manifest that names it."""
+
+
+class ModelIntegrityError(ModelFormatError):
+    """A saved model's digest does not match its configuration and weights."""
 
 
 class UnknownElementError(PhononGNNError, ValueError):

@@ -11,7 +11,8 @@ import argparse
 import json
 
 from ase_phonongnn import keys
-from ase_phonongnn.cli._inputs import add_labelled_inputs
+from ase_phonongnn.cli._inputs import add_labelled_inputs, checked_options
+from ase_phonongnn.errors import UserInputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,10 +46,11 @@ def run(args: argparse.Namespace) -> int:
     from ase_phonongnn.train._trainer import json_safe
 
     if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be at least 1 (got {args.batch_size})")
+        raise UserInputError(f"--batch-size must be at least 1 (got {args.batch_size})")
     models = [args.model, *args.committee]
     committee = Committee.load(models if len(models) > 1 else args.model, args.device)
-    structures = load_structures(args.inputs, skip_retried=args.skip_retried)
+    with checked_options("INPUT"):
+        structures = load_structures(args.inputs, skip_retried=args.skip_retried)
     metrics = evaluate(committee, structures, batch_size=args.batch_size)
     report = {
         name: {

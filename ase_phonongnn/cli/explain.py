@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ase_phonongnn import keys
+from ase_phonongnn.cli._inputs import checked_options
+from ase_phonongnn.errors import UserInputError
 
 #: flag destination -> ExplainConfig field
 _OVERRIDES = {
@@ -106,7 +108,7 @@ def resolve_config(args: argparse.Namespace) -> Any:
             raise FileNotFoundError(f"no config file {args.config}")
         content = yaml.safe_load(args.config.read_text()) or {}
         if not isinstance(content, dict):
-            raise ValueError(
+            raise UserInputError(
                 f"{args.config}: expected a mapping of ExplainConfig fields"
             )
         values.update(content)
@@ -114,7 +116,13 @@ def resolve_config(args: argparse.Namespace) -> Any:
         value = getattr(args, dest, None)
         if value is not None:
             values[name] = value
-    return ExplainConfig.from_dict(values)
+    given = [
+        f"--{dest.replace('_', '-')}"
+        for dest in _OVERRIDES
+        if getattr(args, dest, None) is not None
+    ]
+    with checked_options(*(["--config"] if args.config is not None else []), *given):
+        return ExplainConfig.from_dict(values)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,26 +138,30 @@ def run(args: argparse.Namespace) -> int:
         plot_importance_density,
         plot_significant_edges,
     )
+    from ase_phonongnn.explain._explain import resolve_target
     from ase_phonongnn.model import load_model
     from ase_phonongnn.train import load_structures
     from ase_phonongnn.train._trainer import json_safe
 
     config = resolve_config(args)
     if args.max_structures is not None and args.max_structures < 1:
-        raise ValueError(
+        raise UserInputError(
             f"--max-structures must be at least 1 (got {args.max_structures})"
         )
     if args.n_random < 1:
-        raise ValueError(f"--n-random must be at least 1 (got {args.n_random})")
+        raise UserInputError(f"--n-random must be at least 1 (got {args.n_random})")
     if args.out.exists() and not args.out.is_dir():
-        raise ValueError(f"--out must be a directory (got the file {args.out})")
+        raise UserInputError(f"--out must be a directory (got the file {args.out})")
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     model = load_model(args.model, device=device)
-    structures = load_structures(args.inputs)[: args.max_structures]
+    with checked_options("--target"):
+        target = resolve_target(model, args.target)
+    with checked_options("INPUT"):
+        structures = load_structures(args.inputs)[: args.max_structures]
     results = explain_dataset(
-        model, structures, args.target, config=config, progress=args.progress
+        model, structures, target, config=config, progress=args.progress
     )
     args.out.mkdir(parents=True, exist_ok=True)
     stats = aggregate_bond_types(results)

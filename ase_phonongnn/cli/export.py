@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ase_phonongnn import keys
 from ase_phonongnn.data import resolve_dataset
+from ase_phonongnn.errors import UserInputError
 from ase_phonongnn.store import SnapshotStore
 
 _DB_SUFFIXES = (".db", ".json")
@@ -39,12 +40,12 @@ def run(args: argparse.Namespace) -> int:
     """Export the snapshots and say how many."""
     suffix = args.out.suffix.lower()
     if suffix not in _DB_SUFFIXES + _XYZ_SUFFIXES:
-        raise ValueError(
+        raise UserInputError(
             f"--out must end in {', '.join(_XYZ_SUFFIXES + _DB_SUFFIXES)} "
             f"(got {args.out.name!r})"
         )
     if args.out.exists() and not args.overwrite:
-        raise ValueError(f"--out {args.out} exists: pass --overwrite to replace it")
+        raise UserInputError(f"--out {args.out} exists: pass --overwrite to replace it")
     status = None if args.status == "all" else args.status
     with SnapshotStore.open(resolve_dataset(args.store)) as store:
         if suffix in _DB_SUFFIXES:

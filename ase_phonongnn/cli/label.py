@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import argparse
 import ast
-import multiprocessing
 import os
+import sys
 from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from pathlib import Path
 
 from ase import Atoms
 
-from ase_phonongnn.label import CALCULATORS, label_snapshots
+from ase_phonongnn.cli._inputs import checked_options
+from ase_phonongnn.errors import UserInputError
+from ase_phonongnn.label import (
+    CALCULATORS,
+    LabelPool,
+    label_snapshots,
+    resolve_calculator,
+)
+from ase_phonongnn.label.run import check_snapshots
 from ase_phonongnn.store import SnapshotStore
 
 _STORE_SUFFIXES = (".h5", ".hdf5")
@@ -40,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         default=1,
-        help="local worker processes, sharing the cores' OpenMP threads (default 1)",
+        help="local worker processes, sharing the cores' OpenMP threads (default "
+        "1); a worker that crashes fails only its snapshot",
     )
     where.add_argument(
         "--dask", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://10.0.0.1:8786"
@@ -59,6 +68,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help="most snapshots submitted at once (default: 4 per worker, at least 16)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="longest wall time of one calculation; a longer one is stopped and "
+        "recorded as failed (default: no limit; not with --dask)",
     )
     parser.add_argument(
         "--no-progress", dest="progress", action="store_false", help="no progress bar"
@@ -108,16 +125,43 @@ def _read_input(path: Path) -> list[Atoms]:
         raise FileNotFoundError(f"no input file {path}")
     if path.suffix in _STORE_SUFFIXES:
         with SnapshotStore.open(path) as store:
-            return store.read_atoms(status=None)
+            snapshots = store.read_atoms(status=None)
+    else:
+        snapshots = read_structures(path)
+    if not snapshots:
+        raise UserInputError(f"INPUT {path} holds no structures")
+    return snapshots
+
+
+def read_structures(path: Path) -> list[Atoms]:
+    """Read every structure of an ``ase.io`` file, or raise a user error."""
     import ase.io
 
-    return list(ase.io.iread(path, index=":"))
+    if path.stat().st_size == 0:
+        raise UserInputError(f"INPUT {path} is empty; give a file of structures")
+    try:
+        return list(ase.io.iread(path, index=":"))
+    except Exception as err:  # ase.io's readers raise many types on bad files
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise UserInputError(
+            f"INPUT {path}: ase.io cannot read it ({type(err).__name__}: {first}); "
+            "give an .extxyz (or another ase.io format) or a .h5 store"
+        ) from err
 
 
 @contextmanager
 def _executor(args: argparse.Namespace) -> Iterator[tuple[Executor | None, int]]:
     """Yield the executor the options ask for, and its number of workers."""
+    if args.timeout is not None and not (0 < args.timeout < float("inf")):
+        raise UserInputError(
+            f"--timeout must be a positive number of seconds (got {args.timeout})"
+        )
     if args.dask:
+        if args.timeout is not None:
+            raise UserInputError(
+                "--timeout needs local workers (--workers N): a Dask cluster "
+                "cannot stop a running calculation; drop --timeout or --dask"
+            )
         try:
             from dask.distributed import Client
         except ImportError as err:
@@ -128,20 +172,19 @@ def _executor(args: argparse.Namespace) -> Iterator[tuple[Executor | None, int]]
             yield client.get_executor(), sum(client.nthreads().values())
         return
     if args.workers < 1:
-        raise ValueError(f"--workers must be at least 1 (got {args.workers})")
-    if args.workers == 1:
-        yield None, 1
-        return
-    # spawn: forking a process whose OpenMP runtime (tblite) is running can hang
-    context = multiprocessing.get_context("spawn")
-    threads = worker_threads(args.workers)
-    with ProcessPoolExecutor(
+        raise UserInputError(f"--workers must be at least 1 (got {args.workers})")
+    # Calculations run in worker processes even with one worker: a calculator
+    # that crashes or hangs then fails one snapshot, not the run.
+    pool = LabelPool(
         args.workers,
-        mp_context=context,
+        timeout=args.timeout,
         initializer=_set_openmp_threads,
-        initargs=(threads,),
-    ) as executor:
-        yield executor, args.workers
+        initargs=(worker_threads(args.workers),),
+    )
+    try:
+        yield pool, args.workers
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def worker_threads(n_workers: int) -> int:
@@ -176,6 +219,11 @@ def run(args: argparse.Namespace) -> int:
         and os.path.samefile(args.input, args.out)
     )
     snapshots = None if in_place else _read_input(args.input)
+    with checked_options("--calculator", "--calculator-option"):
+        resolve_calculator(args.calculator, dict(args.calculator_options))
+    if snapshots is not None:
+        with checked_options(f"INPUT {args.input}"):
+            check_snapshots(snapshots, args.include_stress)
     with _executor(args) as (executor, n_workers):
         summary = label_snapshots(
             snapshots,
@@ -191,4 +239,12 @@ def run(args: argparse.Namespace) -> int:
     if summary.unavailable_labels:
         print(f"{args.calculator} cannot give: {', '.join(summary.unavailable_labels)}")
     print(f"done {summary.done}, failed {summary.failed}, pending {summary.pending}")
+    if summary.newly_failed and not summary.labelled:
+        print(
+            f"phonongnn label: error: all {summary.newly_failed} calculations of "
+            f"this run failed; read their messages with 'phonongnn export "
+            f"{args.out} --status failed --out failed.extxyz'",
+            file=sys.stderr,
+        )
+        return 1
     return 0

@@ -2,19 +2,25 @@
 
 Each verb lives in its own module of :mod:`ase_phonongnn.cli`, imported only
 when it runs, with two functions: ``add_arguments(parser)`` and
-``run(args) -> int``. Errors of the user's making end the command with a
-one-line message and a non-zero exit code.
+``run(args) -> int``. Errors of the user's making (:data:`USER_ERRORS`) end
+the command with a one-line message and exit code 2; ``--debug`` shows their
+traceback too. Any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import importlib.util
+import os
 import sys
+import traceback
 from collections.abc import Sequence
+from typing import Final
 
 from ase_phonongnn._version import __version__
+from ase_phonongnn.cli._inputs import in_option_syntax
 from ase_phonongnn.errors import PhononGNNError
 
 #: verb -> (module, one-line help)
@@ -29,6 +35,58 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "renormalise": ("ase_phonongnn.cli.renormalise", "anharmonic force constants"),
     "demo": ("ase_phonongnn.cli.demo", "the embedded default, end to end"),
 }
+
+
+#: Exceptions that report a user's input or environment, not a bug: printed as
+#: one line. Plain ValueError and TypeError are not among them: the commands
+#: check their options themselves and raise UserInputError.
+USER_ERRORS: Final = (
+    PhononGNNError,
+    FileNotFoundError,
+    FileExistsError,
+    IsADirectoryError,
+    NotADirectoryError,
+    PermissionError,
+    ImportError,
+)
+#: OSError numbers of the environment (full disk, quota, read-only medium).
+_ENVIRONMENT_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+def is_user_error(err: BaseException) -> bool:
+    """Whether ``err`` reports the user's input or environment (one line, no bug)."""
+    if isinstance(err, USER_ERRORS):
+        return True
+    return isinstance(err, OSError) and err.errno in _ENVIRONMENT_ERRNOS
+
+
+def report(err: BaseException, prog: str, *, debug: bool) -> int:
+    """Print ``err`` as the one-line error of ``prog``; return the exit code.
+
+    A user error (:func:`is_user_error`) is one line and exit code 2 (with
+    ``debug``, after its traceback); anything else is re-raised.
+    """
+    if not is_user_error(err):
+        raise err
+    if debug:
+        traceback.print_exception(err)
+    text = " ".join(in_option_syntax(str(err)).split())
+    print(f"{prog}: error: {text}", file=sys.stderr)
+    return 2
+
+
+def _exit_if_a_write_failed(code: int) -> None:
+    """End the process now if a store write failed (see SnapshotStore).
+
+    HDF5 can crash when it finally closes a file whose write failed (a full
+    disk); the records before are on disk, so the process ends without the
+    interpreter's teardown, with the exit code of the one-line error.
+    """
+    store_module = sys.modules.get("ase_phonongnn.store.snapshot_store")
+    if store_module is not None and getattr(store_module, "_ABANDONED", None):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def _available() -> dict[str, tuple[str, str]]:
@@ -46,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Phonon-informed thermal snapshots and graph neural networks.",
     )
     parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the traceback of an error, not only its one-line message",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for verb, (module, text) in _available().items():
         verb_parser = sub.add_parser(verb, help=text, description=text)
@@ -60,15 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
-    except (
-        PhononGNNError,
-        ValueError,
-        TypeError,
-        FileNotFoundError,
-        ImportError,
-    ) as err:
-        print(f"phonongnn {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    except Exception as err:
+        code = report(err, f"phonongnn {args.command}", debug=args.debug)
+        _exit_if_a_write_failed(code)
+        return code
     except KeyboardInterrupt:
         print(f"phonongnn {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -13,10 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ase import Atoms
+
 from ase_phonongnn import keys
+from ase_phonongnn.cli._inputs import checked_options
+from ase_phonongnn.errors import StoreError, UserInputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,68 +90,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Predict every input, write --out, print the averages."""
-    from ase_phonongnn.predict import (
-        Committee,
-        PredictionWriter,
-        block_average,
-        iter_predictions,
-    )
+    from ase_phonongnn.predict import Committee, PredictionWriter
 
     if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be at least 1 (got {args.batch_size})")
+        raise UserInputError(f"--batch-size must be at least 1 (got {args.batch_size})")
     if args.discard < 0:
-        raise ValueError(f"--discard must be >= 0 (got {args.discard})")
+        raise UserInputError(f"--discard must be >= 0 (got {args.discard})")
     for source in args.inputs:
         if not source.exists():
             raise FileNotFoundError(f"no input file {source}")
+        if source.is_file() and source.stat().st_size == 0:
+            raise UserInputError(f"INPUT {source} is empty; give a file of structures")
     if args.out is not None and args.out.exists() and not args.overwrite:
-        raise ValueError(f"{args.out} exists; choose another --out or add --overwrite")
+        raise UserInputError(
+            f"--out {args.out} exists; choose another --out or add --overwrite"
+        )
     models = [args.model, *args.committee]
     committee = Committee.load(models if len(models) > 1 else args.model, args.device)
-    wanted = committee.check_properties(args.properties)
-    writer = (
-        PredictionWriter(
-            args.out, committee, overwrite=args.overwrite, out_format=args.out_format
+    with checked_options("--properties"):
+        wanted = committee.check_properties(args.properties)
+    partial: Path | None = None
+    writer = None
+    if args.out is not None:
+        partial = _partial_path(args.out)
+        out_format = _out_format(args.out, args.out_format)
+        writer = PredictionWriter(
+            partial, committee, overwrite=True, out_format=out_format
         )
-        if args.out is not None
-        else None
-    )
     report: dict[str, Any] = {}
     try:
         for source in args.inputs:
-            series: dict[str, list[float]] = {}
-            for atoms, results in iter_predictions(
-                committee,
-                source,
-                batch_size=args.batch_size,
-                properties=wanted,
-                progress=not args.no_progress,
-                index=args.index,
-                format=args.format,
-            ):
-                if writer is not None:
-                    writer.write(atoms, results)
-                for name, value in results.items():
-                    if isinstance(value, float):
-                        series.setdefault(name, []).append(value)
-            n_frames = len(next(iter(series.values()), []))
-            averages = {}
-            for name, values in series.items():
-                if len(values) - args.discard >= 2:
-                    averages[name] = block_average(
-                        values, discard=args.discard
-                    ).to_dict()
-                elif len(values) > args.discard:
-                    averages[name] = {
-                        "mean": values[-1],
-                        "error": math.nan,
-                        "n_samples": 1,
-                        "converged": False,
-                    }
-            report[str(source)] = {"n_frames": n_frames, "averages": averages}
-    finally:
-        if writer is not None:
+            report[str(source)] = _predict_source(
+                committee, source, wanted, writer, args
+            )
+    except BaseException:
+        if writer is not None and partial is not None:
             writer.close()
+            _remove(partial)
+        raise
+    if writer is not None and partial is not None:
+        writer.close()
+        # the output appears complete or not at all: a failed run leaves no file
+        os.replace(partial, args.out)
     if args.json:
         print(json.dumps(_json_safe(report), indent=2))
     else:
@@ -153,6 +139,102 @@ def run(args: argparse.Namespace) -> int:
     if writer is not None:
         print(f"wrote {writer.count} frames to {args.out}")
     return 0
+
+
+def _predict_source(
+    committee: Any,
+    source: Path,
+    wanted: Any,
+    writer: Any,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """Predict every frame of ``source``, write it, return frames and averages."""
+    from ase_phonongnn.predict import block_average, iter_predictions
+
+    series: dict[str, list[float]] = {}
+    for atoms, results in iter_predictions(
+        committee,
+        checked_frames(source, args.index, args.format),
+        batch_size=args.batch_size,
+        properties=wanted,
+        progress=not args.no_progress,
+    ):
+        if writer is not None:
+            writer.write(atoms, results)
+        for name, value in results.items():
+            if isinstance(value, float):
+                series.setdefault(name, []).append(value)
+    n_frames = len(next(iter(series.values()), []))
+    averages = {}
+    for name, values in series.items():
+        if len(values) - args.discard >= 2:
+            averages[name] = block_average(values, discard=args.discard).to_dict()
+        elif len(values) > args.discard:
+            averages[name] = {
+                "mean": values[-1],
+                "error": math.nan,
+                "n_samples": 1,
+                "converged": False,
+            }
+    return {"n_frames": n_frames, "averages": averages}
+
+
+def checked_frames(
+    source: Path, index: str | int | slice, format: str | None
+) -> Iterator[Atoms]:
+    """Yield the frames of ``source``; raise a user error for a broken one."""
+    from ase_phonongnn.label.run import check_structure
+    from ase_phonongnn.predict._batch import read_structures
+
+    frames = read_structures(source, index=index, format=format)
+    number = 0
+    while True:
+        try:
+            atoms = next(frames)
+        except StopIteration:
+            break
+        except (StoreError, UserInputError):
+            raise
+        except Exception as err:  # ase.io's readers raise many types on bad files
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise UserInputError(
+                f"INPUT {source}: frame {number} cannot be read "
+                f"({type(err).__name__}: {first}); give a file ase.io reads "
+                "(--format names its format)"
+            ) from err
+        with checked_options(f"INPUT {source}"):
+            check_structure(atoms, f"frame {number}")
+        number += 1
+        yield atoms
+    if number == 0:
+        raise UserInputError(f"INPUT {source} holds no structures (--index {index})")
+
+
+def _partial_path(out: Path) -> Path:
+    """Return where the output is written until complete (same directory)."""
+    return out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
+
+
+def _out_format(out: Path, given: str | None) -> str | None:
+    """Return the ase.io format of ``out``, for the partial file that becomes it."""
+    from ase_phonongnn.predict._batch import STORE_SUFFIXES
+
+    if given is not None or out.suffix.lower() in (".csv", *STORE_SUFFIXES):
+        return given
+    from ase.io.formats import filetype
+
+    try:
+        return str(filetype(str(out), read=False))
+    except ValueError as err:
+        raise UserInputError(
+            f"--out {out}: cannot tell its format from the name ({err}); "
+            "name the format with --out-format"
+        ) from None
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    path.with_name(path.name + ".lock").unlink(missing_ok=True)
 
 
 def _json_safe(value: Any) -> Any:

@@ -13,9 +13,11 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from ase_phonongnn.cli._inputs import checked_options, phonopy_input
 from ase_phonongnn.cli.label import add_calculator_option_argument
 from ase_phonongnn.data import MATERIALS, resolve_force_constants
-from ase_phonongnn.errors import ConvergenceError
+from ase_phonongnn.errors import ConvergenceError, UserInputError
+from ase_phonongnn.sample._phonopy import load_phonopy
 from ase_phonongnn.sample.force_constants import save_phonopy
 from ase_phonongnn.sample.renormalise import (
     RenormalisationConfig,
@@ -127,11 +129,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the chosen route, write the force constants, record and plot."""
     source = resolve_force_constants(args.phonopy_params)
+    with phonopy_input(source):
+        load_phonopy(source)
     if args.route == "md":
         return _run_md(args, source)
     stray = [f"--{name.replace('_', '-')}" for name in _MD_ONLY if getattr(args, name)]
     if stray or args.reorder:
-        raise ValueError(
+        raise UserInputError(
             f"{', '.join(stray or ['--reorder'])} belong to the md route: add "
             "--route md"
         )
@@ -142,7 +146,7 @@ def _run_scph(args: argparse.Namespace, source: Path) -> int:
     from ase_phonongnn.cli._calculators import calculator_factory
 
     if args.temperature is None:
-        raise ValueError("--temperature is required for --route scph (K)")
+        raise UserInputError("--temperature is required for --route scph (K)")
     config = RenormalisationConfig(
         temperature=args.temperature,
         n_snapshots=args.n_snapshots,
@@ -192,22 +196,25 @@ def _run_md(args: argparse.Namespace, source: Path) -> int:
     from ase_phonongnn.sample.renormalise_md import renormalise_from_trajectory
 
     if args.trajectory is None:
-        raise ValueError("--trajectory is required for --route md")
+        raise UserInputError("--trajectory is required for --route md")
     if args.time_step is None:
-        raise ValueError(
+        raise UserInputError(
             "--time-step is required for --route md: the time between stored "
             "frames in fs (MD time step x write interval)"
         )
-    result = renormalise_from_trajectory(
-        source,
-        args.trajectory,
-        temperature=args.temperature,
-        time_step=args.time_step,
-        index=args.index or ":",
-        reorder=args.reorder,
-        power_spectrum=args.power_spectrum or "fft",
-        frequency_max=args.frequency_max,
-    )
+    # its ValueErrors are checks of the trajectory and options, made before
+    # the fit
+    with checked_options("--trajectory", "--time-step", "--index"):
+        result = renormalise_from_trajectory(
+            source,
+            args.trajectory,
+            temperature=args.temperature,
+            time_step=args.time_step,
+            index=args.index or ":",
+            reorder=args.reorder,
+            power_spectrum=args.power_spectrum or "fft",
+            frequency_max=args.frequency_max,
+        )
     save_phonopy(result.phonon, args.out)
     record = _sidecar(args.out, "_md.json")
     record.write_text(

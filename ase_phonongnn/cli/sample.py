@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 from ase import Atoms
 
+from ase_phonongnn.cli._inputs import checked_options, phonopy_input
 from ase_phonongnn.data import MATERIALS, resolve_force_constants
-from ase_phonongnn.sample import METHODS, PhononSampler
+from ase_phonongnn.errors import UserInputError
+from ase_phonongnn.sample import METHODS, PhononSampler, SamplingConfig
+
+#: Share of the machine's memory the snapshots of one run may take.
+MEMORY_SHARE: Final = 0.5
+#: Bytes per snapshot beyond its positions (an Atoms object and its info).
+SNAPSHOT_OVERHEAD: Final = 4096
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,22 +88,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Sample and write the snapshots."""
-    source = resolve_force_constants(args.phonopy_params)
-    sampler = PhononSampler.from_file(source)
+    sampler = load_sampler(args.phonopy_params)
+    if args.n_snapshots < 1:
+        raise UserInputError(
+            f"--n-snapshots must be at least 1 (got {args.n_snapshots})"
+        )
+    check_memory(len(sampler.supercell), args.n_snapshots * len(args.temperature))
+    for temperature in args.temperature:
+        if not 0 <= temperature < float("inf"):
+            raise UserInputError(
+                f"--temperature must be >= 0 K and finite (got {temperature})"
+            )
     if args.method == "md":
         snapshots = _md_snapshots(sampler.supercell, args)
     else:
-        snapshots = sampler.sample(
-            args.temperature,
-            args.n_snapshots,
-            method=args.method,
-            statistics=args.statistics,
-            imaginary=args.imaginary,
-            amplitude=args.amplitude,
-            plus_minus=args.plus_minus,
-            min_distance=args.min_distance,
-            seed=args.seed,
+        with checked_options(
+            "--method", "--statistics", "--imaginary", "--amplitude", "--min-distance"
+        ):
+            config = SamplingConfig(
+                method=args.method,
+                statistics=args.statistics,
+                imaginary=args.imaginary,
+                amplitude=args.amplitude,
+                plus_minus=args.plus_minus,
+                min_distance=args.min_distance,
+            )
+        snapshots = sampler.sample_config(
+            args.temperature, args.n_snapshots, config, seed=args.seed
         )
+    check_displacements(sampler.supercell, snapshots)
     write_snapshots(snapshots, args.out)
     u = np.array([a.positions - sampler.supercell.positions for a in snapshots])
     symbols = np.array(sampler.supercell.get_chemical_symbols())
@@ -107,17 +129,71 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_sampler(source: str) -> PhononSampler:
+    """Return the sampler of a phonopy file or shipped material, or a user error."""
+    path = resolve_force_constants(source)
+    with phonopy_input(path):
+        return PhononSampler.from_file(path)
+
+
+def check_memory(n_atoms: int, n_snapshots: int) -> None:
+    """Refuse a run whose snapshots would not fit in memory, with an estimate."""
+    per_snapshot = n_atoms * 3 * 8 * 4 + SNAPSHOT_OVERHEAD
+    needed = per_snapshot * n_snapshots
+    try:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # no sysconf: assume 16 GiB
+        available = 16 << 30
+    if needed > MEMORY_SHARE * available:
+        most = max(1, int(MEMORY_SHARE * available // per_snapshot))
+        raise UserInputError(
+            f"--n-snapshots {n_snapshots} of {n_atoms} atoms needs about "
+            f"{needed / 2**30:.1f} GiB, more than half of this machine's "
+            f"{available / 2**30:.1f} GiB: sample at most {most} per run "
+            "(different --seed each) and label them into one store"
+        )
+
+
+def check_displacements(supercell: Atoms, snapshots: list[Atoms]) -> None:
+    """Refuse snapshots whose displacements exceed half the supercell's width.
+
+    A harmonic displacement that large wraps around the periodic cell: the
+    temperature (or amplitude) is far outside where the harmonic sampling
+    means anything.
+    """
+    if not snapshots:
+        return
+    cell = supercell.cell
+    width = float(np.min(1.0 / np.linalg.norm(cell.reciprocal(), axis=1)))
+    largest = max(
+        float(np.linalg.norm(a.positions - supercell.positions, axis=1).max())
+        for a in snapshots
+    )
+    if largest > width / 2:
+        raise UserInputError(
+            f"--temperature/--amplitude: the largest displacement is "
+            f"{largest:.1f} Å in a supercell {width:.1f} Å wide, more than half "
+            "of it, so atoms wrap around the cell; choose a lower --temperature "
+            "(or --amplitude)"
+        )
+
+
 def _md_snapshots(supercell: Atoms, args: argparse.Namespace) -> list[Atoms]:
+    from ase_phonongnn.cli._calculators import calculator_factory
     from ase_phonongnn.sample.md import MDSamplingConfig, md_snapshots
 
-    config = MDSamplingConfig(
-        timestep=args.timestep,
-        friction=args.friction,
-        equilibration=args.equilibration,
-        pilot=args.pilot,
-        interval=args.interval,
-    )
-    from ase_phonongnn.cli._calculators import calculator_factory
+    if min(args.temperature) <= 0:
+        raise UserInputError("--method md needs --temperature > 0 K")
+    with checked_options(
+        "--timestep", "--friction", "--equilibration", "--pilot", "--interval"
+    ):
+        config = MDSamplingConfig(
+            timestep=args.timestep,
+            friction=args.friction,
+            equilibration=args.equilibration,
+            pilot=args.pilot,
+            interval=args.interval,
+        )
 
     factory, name = calculator_factory(args.calculator)
     calculator = factory()

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ase_phonongnn import keys
-from ase_phonongnn.cli._inputs import add_labelled_inputs
+from ase_phonongnn.cli._inputs import add_labelled_inputs, checked_options
+from ase_phonongnn.errors import UserInputError
 from ase_phonongnn.model import MODEL_KEYS, READOUTS
 
 #: flag destination -> (config section, field)
@@ -139,13 +140,13 @@ def resolve_configs(
             sections[section][name] = value
     if start_from is not None:
         if sections["model"]:
-            raise ValueError(
+            raise UserInputError(
                 "--start-from keeps the trained model's architecture and targets; "
                 f"drop the model setting(s) {', '.join(sorted(sections['model']))}"
             )
         return start_from.config, TrainConfig.from_dict(sections["train"])
     if "targets" not in sections["model"]:
-        raise ValueError(
+        raise UserInputError(
             "give the targets to learn: --target energy_per_atom|band_gap|vbm|"
             "hydrostatic_stress ... (or model: targets: in --config)"
         )
@@ -162,17 +163,17 @@ def _read_yaml(path: Path) -> dict[str, dict[str, Any]]:
         raise FileNotFoundError(f"no config file {path}")
     content = yaml.safe_load(path.read_text()) or {}
     if not isinstance(content, dict):
-        raise ValueError(f"{path}: expected a mapping with 'model:' and 'train:'")
+        raise UserInputError(f"{path}: expected a mapping with 'model:' and 'train:'")
     unknown = sorted(set(content) - {"model", "train"})
     if unknown:
-        raise ValueError(
+        raise UserInputError(
             f"{path}: unknown section(s) {', '.join(unknown)}; valid: model, train"
         )
     sections: dict[str, dict[str, Any]] = {}
     for name in ("model", "train"):
         value = content.get(name) or {}
         if not isinstance(value, dict):
-            raise ValueError(f"{path}: '{name}:' must be a mapping")
+            raise UserInputError(f"{path}: '{name}:' must be a mapping")
         sections[name] = dict(value)
     return sections
 
@@ -196,7 +197,8 @@ def run(args: argparse.Namespace) -> int:
     model_config, train_config = resolve_configs(args, start_from)
     if not args.out.parent.is_dir():
         raise FileNotFoundError(f"the directory of --out does not exist: {args.out}")
-    structures = load_structures(args.inputs, skip_retried=args.skip_retried)
+    with checked_options("INPUT"):
+        structures = load_structures(args.inputs, skip_retried=args.skip_retried)
     split = None
     if args.split is not None:
         split = Split.from_dict(json.loads(args.split.read_text()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ase_phonongnn.label._pool import LabelPool
 from ase_phonongnn.label.calculators import CALCULATORS, resolve_calculator
 from ase_phonongnn.label.labels import (
     band_edges,
@@ -21,6 +22,7 @@ __all__ = [
     "CALCULATORS",
     "GFN2xTB",
     "LabelOutcome",
+    "LabelPool",
     "LabelSummary",
     "band_edges",
     "closed_shell_edges",

@@ -1,11 +1,17 @@
 """label_snapshots: label structures with any ASE calculator into a store.
 
 The calculations run where the executor puts them (in this process, a
+:class:`~ase_phonongnn.label.LabelPool` of worker processes, a
 :class:`~concurrent.futures.ProcessPoolExecutor`, a Dask cluster through
 ``Client.get_executor()``, ...); only this process writes the store, one
 flushed record per finished structure. At most ``max_in_flight`` structures
 are submitted at a time, so memory stays bounded for any number of
 snapshots.
+
+A calculation fails, and is recorded as failed, when its calculator raises,
+when it returns a non-finite energy, force or stress, and, in a
+:class:`~ase_phonongnn.label.LabelPool`, when its worker process dies or it
+runs past the time limit.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 from ase import Atoms
@@ -26,7 +32,8 @@ from tqdm.auto import tqdm
 
 from ase_phonongnn import keys
 from ase_phonongnn._version import __version__
-from ase_phonongnn.errors import LabelError
+from ase_phonongnn.errors import LabelError, UserInputError
+from ase_phonongnn.label._pool import LabelPool, check_timeout, task_failure
 from ase_phonongnn.label.calculators import (
     CalculatorFactory,
     check_picklable,
@@ -137,6 +144,7 @@ def label_one(
         labels, unavailable = compute_labels(
             atoms, calculator, include_stress=include_stress
         )
+        check_finite(labels)
         provenance["unavailable_labels"] = unavailable
         settings = getattr(calculator, "used_settings", None)
         if settings:
@@ -151,29 +159,72 @@ def label_one(
     return LabelOutcome(row=row, labels=labels, message=message, provenance=provenance)
 
 
+def check_finite(labels: Mapping[str, Any]) -> None:
+    """Raise LabelError if a computed label holds NaN or infinity."""
+    bad = [
+        key
+        for key, value in labels.items()
+        if value is not None and not np.isfinite(np.asarray(value, dtype=float)).all()
+    ]
+    if bad:
+        raise LabelError(
+            f"the calculator returned non-finite {', '.join(sorted(bad))} "
+            "(NaN or inf); not stored as labels"
+        )
+
+
 def _plain(atoms: Atoms) -> Atoms:
     """Return the structure alone: what the store keeps and the worker needs."""
     return Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
 
 
-def _check_snapshots(snapshots: list[Atoms], include_stress: bool) -> None:
-    for position, atoms in enumerate(snapshots):
-        if not isinstance(atoms, Atoms):
-            raise TypeError(
-                f"snapshots[{position}] is a {type(atoms).__name__}, expected ase.Atoms"
+#: Atoms closer than this (Å) are taken to sit on one site: a broken input.
+SAME_SITE: Final = 0.1
+
+
+def check_structure(atoms: Any, name: str) -> None:
+    """Raise ValueError or TypeError for a structure no calculator can take.
+
+    Checked: the type, at least one atom, finite positions and cell, a
+    periodic cell of non-zero volume, and no two atoms within
+    :data:`SAME_SITE` Å. ``name`` names the structure in the message.
+    """
+    from ase.neighborlist import neighbor_list
+
+    if not isinstance(atoms, Atoms):
+        raise TypeError(f"{name} is a {type(atoms).__name__}, expected ase.Atoms")
+    if len(atoms) == 0:
+        raise ValueError(f"{name} has no atoms")
+    formula = atoms.symbols
+    if not (np.isfinite(atoms.positions).all() and np.isfinite(atoms.cell.array).all()):
+        raise ValueError(
+            f"{name} ({formula}) has non-finite positions or cell (NaN or inf)"
+        )
+    if atoms.pbc.all() and abs(atoms.cell.volume) < 1e-9:
+        raise ValueError(f"{name} ({formula}) is periodic but its cell has zero volume")
+    if len(atoms) > 1 and (abs(atoms.cell.volume) > 1e-9 or not atoms.pbc.any()):
+        first, second = neighbor_list("ij", atoms, SAME_SITE)
+        if first.size:
+            raise ValueError(
+                f"{name} ({formula}) has atoms {first[0]} and {second[0]} closer "
+                f"than {SAME_SITE} Å (two atoms on one site)"
             )
-        if len(atoms) == 0:
-            raise ValueError(f"snapshots[{position}] has no atoms")
+
+
+def check_snapshots(snapshots: list[Atoms], include_stress: bool) -> None:
+    """Raise ValueError or TypeError for a structure that cannot be labelled.
+
+    Each structure passes :func:`check_structure`; for stress it must be
+    periodic in all three directions.
+    """
+    for position, atoms in enumerate(snapshots):
+        check_structure(atoms, f"snapshots[{position}]")
         if include_stress and not atoms.pbc.all():
             raise ValueError(
-                f"snapshots[{position}] ({atoms.get_chemical_formula()}) has "
+                f"snapshots[{position}] ({atoms.symbols}) has "
                 f"pbc={atoms.pbc.tolist()}, but stress and hydrostatic_stress need a "
                 "cell periodic in all three directions; pass include_stress=False "
                 "(phonongnn label --no-stress) to label it without them"
-            )
-        if atoms.pbc.all() and abs(atoms.cell.volume) < 1e-9:
-            raise ValueError(
-                f"snapshots[{position}] is periodic but its cell has zero volume"
             )
 
 
@@ -193,13 +244,15 @@ def _run_with_executor(
 ) -> None:
     """Keep at most ``max_in_flight`` tasks submitted; handle each as it finishes."""
     factory, name, include_stress = task
-    in_flight: set[Future[LabelOutcome]] = set()
+    timeout = executor.timeout if isinstance(executor, LabelPool) else None
+    in_flight: dict[Future[LabelOutcome], int] = {}
 
     def fill() -> None:
         for row, atoms in tasks:
-            in_flight.add(
-                executor.submit(label_one, factory, name, row, atoms, include_stress)
+            future = executor.submit(
+                label_one, factory, name, row, atoms, include_stress
             )
+            in_flight[future] = row
             if len(in_flight) >= max_in_flight:
                 return
 
@@ -208,14 +261,18 @@ def _run_with_executor(
         while in_flight:
             finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in finished:
-                in_flight.discard(future)
+                row = in_flight.pop(future)
                 try:
                     outcome = future.result()
                 except Exception as err:
-                    raise LabelError(
-                        f"the executor failed ({type(err).__name__}: {err}); every "
-                        "label finished so far is saved: run again to resume"
-                    ) from err
+                    message = task_failure(err, timeout)
+                    if message is None:
+                        raise LabelError(
+                            f"the executor failed ({type(err).__name__}: {err}); "
+                            "every label finished so far is saved: run again to "
+                            "resume"
+                        ) from err
+                    outcome = LabelOutcome(row, {}, message, {keys.LABELLER: name})
                 handle(outcome)
             fill()
     finally:
@@ -234,6 +291,7 @@ def label_snapshots(
     retry_failed: bool = False,
     max_in_flight: int = 64,
     progress: bool = True,
+    timeout: float | None = None,
 ) -> LabelSummary:
     """Label snapshots with an ASE calculator into a snapshot store.
 
@@ -257,8 +315,12 @@ def label_snapshots(
         A store open for appending, or the path of one (created if missing).
     executor
         Where the calculations run: any :class:`concurrent.futures.Executor`,
-        e.g. ``ProcessPoolExecutor(4)`` or a Dask ``Client(...).get_executor()``.
-        None runs them in this process.
+        e.g. ``LabelPool(4)``, ``ProcessPoolExecutor(4)`` or a Dask
+        ``Client(...).get_executor()``. None runs them in this process (in
+        one worker process when ``timeout`` is given). In a
+        :class:`~ase_phonongnn.label.LabelPool`, a calculation whose worker
+        dies (a calculator that segfaults) is recorded as failed and the run
+        goes on; in other executors it stops the run.
     calculator_options
         Keyword arguments for the calculator's factory, e.g.
         ``{"retry": False}`` for GFN2-xTB; recorded with each label as the
@@ -272,6 +334,12 @@ def label_snapshots(
         Most structures submitted to the executor at once.
     progress
         Show a progress bar.
+    timeout
+        Longest wall time of one calculation in seconds; a calculation that
+        runs longer is stopped and recorded as failed. None (default): no
+        limit. Needs ``executor=None`` (the calculations then run in a
+        :class:`~ase_phonongnn.label.LabelPool` of one worker) or a
+        ``LabelPool``, whose own limit it replaces.
 
     Returns
     -------
@@ -282,9 +350,14 @@ def label_snapshots(
     ------
     ValueError, TypeError, ImportError
         Bad calculator, snapshots or arguments; nothing has been written.
+    UserInputError
+        The store holds labels of another calculator.
     LabelError
-        The executor itself failed (e.g. a worker process died); what was
-        finished is saved.
+        The executor itself failed (e.g. a worker process of a
+        ProcessPoolExecutor died); what was finished is saved.
+    StoreWriteError
+        A record could not be written (e.g. the disk is full); the records
+        before it are saved.
     """
     factory, name = resolve_calculator(calculator, calculator_options)
     probe = factory()
@@ -297,9 +370,21 @@ def label_snapshots(
         check_picklable(factory, name)
     if max_in_flight < 1:
         raise ValueError(f"max_in_flight must be at least 1 (got {max_in_flight})")
+    timeout = check_timeout(timeout)
+    own_pool = None
+    if timeout is not None:
+        if executor is None:
+            executor = own_pool = LabelPool(1, timeout=timeout)
+        elif isinstance(executor, LabelPool):
+            executor.timeout = timeout
+        else:
+            raise ValueError(
+                f"timeout needs executor=None or a LabelPool: a "
+                f"{type(executor).__name__} cannot stop a running calculation"
+            )
     given = None if snapshots is None else list(snapshots)
     if given is not None:
-        _check_snapshots(given, include_stress)
+        check_snapshots(given, include_stress)
     owned = not isinstance(store, SnapshotStore)
     if isinstance(store, SnapshotStore):
         if store.mode != "a":
@@ -326,6 +411,24 @@ def label_snapshots(
     finally:
         if owned:
             target.close()
+        if own_pool is not None:
+            own_pool.shutdown(cancel_futures=True)
+
+
+def _check_labeller(store: SnapshotStore, name: str) -> None:
+    """Refuse to add labels of calculator ``name`` to a store labelled by another."""
+    others = {
+        labeller: n
+        for labeller, n in store.labellers().items()
+        if labeller and labeller != name
+    }
+    if others:
+        found = ", ".join(f"{n} by {labeller!r}" for labeller, n in others.items())
+        raise UserInputError(
+            f"{store.path} holds labels of another calculator ({found}), not "
+            f"{name!r}: one store holds one calculator's labels; label into "
+            "another store (--out), or use the calculator it was labelled with"
+        )
 
 
 def _label_into(
@@ -343,11 +446,12 @@ def _label_into(
     status_of = {
         int(row): status for status in keys.STATUSES for row in store.indices(status)
     }
+    _check_labeller(store, name)
     if given is None:
         rows = [row for row, status in sorted(status_of.items()) if status in wanted]
         work = [(row, _plain(store[row])) for row in rows]
         if include_stress:
-            _check_snapshots([atoms for _, atoms in work], include_stress)
+            check_snapshots([atoms for _, atoms in work], include_stress)
         n_given = len(work)
     else:
         structures: dict[int, Atoms] = {}

@@ -23,6 +23,16 @@ header metadata holds one entry, ``"ase_phonongnn"``, a JSON object with:
     every output, fitted target scaling, floating dtype, feature names/source.
 ``training``
     Optional free-form record from the trainer (data digest, metrics ...).
+``digest``
+    ``"sha256:<hex>"`` over every other metadata entry and every tensor
+    (:func:`model_digest`). Loading recomputes it and refuses a file whose
+    header or weights were changed after saving; files written before the
+    digest existed have none and load as before.
+
+Before any tensor is allocated, the sizes a header asks for are bounded
+(:data:`CONFIG_BOUNDS`): a damaged or hostile header cannot make loading
+allocate gigabytes, run for minutes or build a neighbour list of a huge
+radius.
 
 Loading reads and checks the metadata before any tensor, builds the model
 from its config and loads the weights with ``load_state_dict(strict=True)``.
@@ -33,6 +43,7 @@ objects) is refused, never loaded another way.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -45,7 +56,7 @@ from safetensors.torch import save_file
 
 from ase_phonongnn import keys
 from ase_phonongnn._version import __version__
-from ase_phonongnn.errors import ModelFormatError
+from ase_phonongnn.errors import ModelFormatError, ModelIntegrityError
 from ase_phonongnn.graph import FEATURE_NAMES, FEATURE_SOURCE
 from ase_phonongnn.model._base import GraphModel, describe_species
 from ase_phonongnn.model._config import ModelConfig
@@ -55,6 +66,20 @@ from ase_phonongnn.model._registry import MODELS, build_model
 FORMAT: Final = "ase_phonongnn.model"
 FORMAT_VERSION: Final = 1
 _METADATA_KEY: Final = "ase_phonongnn"
+_DIGEST_KEY: Final = "digest"
+
+#: Largest value of each size in a model header that loading accepts; far
+#: above any trained model (the shipped ones: cutoff 5.5 Å, 128 channels,
+#: 3-6 interactions).
+CONFIG_BOUNDS: Final = {
+    "cutoff": 15.0,
+    "hidden_channels": 4096,
+    "n_interactions": 64,
+    "n_radial": 256,
+    "envelope_exponent": 64,
+}
+#: Most elements a model header may list.
+MAX_SPECIES: Final = 118
 _DTYPES: Final = {"float32": torch.float32, "float64": torch.float64}
 
 #: version v -> function turning v metadata into v + 1 metadata.
@@ -127,6 +152,8 @@ def save_model(
         name: tensor.detach().to("cpu").contiguous()
         for name, tensor in model.state_dict().items()
     }
+    metadata[_DIGEST_KEY] = model_digest(metadata, tensors)
+    header = json.dumps(metadata, allow_nan=False)
     target = Path(path)
     save_file(tensors, str(target), metadata={_METADATA_KEY: header})
     return target
@@ -213,6 +240,13 @@ def load_model(
     source = named_member(path) if isinstance(path, str) else None
     source = source or Path(path)
     metadata, state = _read(source, tensors=True)
+    expected = metadata.get(_DIGEST_KEY)
+    if expected is not None and model_digest(metadata, state) != expected:
+        raise ModelIntegrityError(
+            f"{source}: the model's digest does not match its configuration and "
+            "weights: the file was changed after it was saved (an edited header "
+            "or damaged weights); use the file as saved, or train and save again"
+        )
     try:
         config = ModelConfig.from_saved(metadata["config"])
     except (TypeError, ValueError, KeyError) as err:
@@ -228,6 +262,49 @@ def load_model(
             f"{source}: the weights do not match model {config.model!r} ({err})"
         ) from None
     return model.to(device=device, dtype=requested).eval()
+
+
+def model_digest(metadata: Mapping[str, Any], tensors: Mapping[str, Any]) -> str:
+    """Return ``"sha256:<hex>"`` over a model's metadata and tensors.
+
+    The metadata enter as canonical JSON (sorted keys, without the digest
+    entry); each tensor by name, dtype, shape and bytes, in name order.
+    """
+    digest = hashlib.sha256(b"ase_phonongnn model v1\n")
+    header = {key: value for key, value in metadata.items() if key != _DIGEST_KEY}
+    digest.update(json.dumps(header, sort_keys=True).encode())
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().to("cpu").contiguous()
+        digest.update(f"\n{name}:{tensor.dtype}:{tuple(tensor.shape)}\n".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return f"sha256:{digest.hexdigest()}"
+
+
+def _check_bounds(metadata: dict[str, Any], source: Path) -> None:
+    """Refuse header sizes outside :data:`CONFIG_BOUNDS`, and a split cutoff."""
+    config = metadata["config"]
+    for name, bound in CONFIG_BOUNDS.items():
+        value = config.get(name)
+        if value is None:
+            continue
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 < value <= bound
+        ):
+            raise ModelFormatError(
+                f"{source}: the model header's {name} is {value!r}, outside "
+                f"(0, {bound:g}]; the file is damaged or not a trained model"
+            )
+    species = config.get("species", ())
+    if not isinstance(species, list | tuple) or len(species) > MAX_SPECIES:
+        raise ModelFormatError(f"{source}: the model header's species list is invalid")
+    top = metadata.get("cutoff")
+    if top is not None and top != config.get("cutoff"):
+        raise ModelFormatError(
+            f"{source}: the header's cutoff {top!r} Å differs from its config's "
+            f"{config.get('cutoff')!r} Å; the file was edited after saving"
+        )
 
 
 # -- internals ---------------------------------------------------------------
@@ -328,4 +405,5 @@ def _check(metadata: dict[str, Any], source: Path) -> dict[str, Any]:
         raise ModelFormatError(
             f"{source}: the metadata has no model config for model {key!r}"
         )
+    _check_bounds(metadata, source)
     return metadata

@@ -29,6 +29,7 @@ import errno
 import fcntl
 import os
 import socket
+import time
 from pathlib import Path
 
 import h5py
@@ -40,6 +41,9 @@ from ase_phonongnn.store._records import StoreIndex
 
 #: Rows copied at a time during recovery (bounds memory).
 _COPY_BLOCK = 1 << 20
+#: Opens of a file that looks truncated, over this many seconds in all.
+_GROWING_ATTEMPTS = 6
+_GROWING_WAIT_S = 0.5
 
 
 def damaged(path: Path, err: Exception) -> StoreError:
@@ -62,18 +66,26 @@ def open_reader(path: Path) -> h5py.File:
     is writing (or whose writer was killed); files without the SWMR format
     (any other HDF5 file) stay opened plainly, so that their format can be
     reported.
+
+    A file whose superblock ends past its size is opened again a few times
+    over :data:`_GROWING_WAIT_S` before it is called truncated: a writer
+    may have written the new end before the bytes up to it.
     """
-    try:
-        plain = h5py.File(path, "r", locking=False)
-    except FileNotFoundError:
-        raise
-    except OSError as err:
-        if not left_open(err):
-            raise damaged(path, err) from err
+    for attempt in range(_GROWING_ATTEMPTS):
         try:
-            return h5py.File(path, "r", swmr=True, locking=False)
-        except OSError as swmr_err:
-            raise damaged(path, swmr_err) from swmr_err
+            plain = h5py.File(path, "r", locking=False)
+            break
+        except FileNotFoundError:
+            raise
+        except OSError as err:
+            if left_open(err):
+                try:
+                    return h5py.File(path, "r", swmr=True, locking=False)
+                except OSError as swmr_err:
+                    raise damaged(path, swmr_err) from swmr_err
+            if "truncated file" not in str(err) or attempt == _GROWING_ATTEMPTS - 1:
+                raise damaged(path, err) from err
+            time.sleep(_GROWING_WAIT_S / _GROWING_ATTEMPTS)
     try:
         swmr = h5py.File(path, "r", swmr=True, locking=False)
     except OSError:

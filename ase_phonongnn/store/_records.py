@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -20,6 +21,9 @@ from ase_phonongnn.store import _schema
 #: precision of ASE's extxyz writer, so an exported and re-read snapshot keeps
 #: its hash, and far below any physical displacement.
 HASH_RESOLUTION: Final = 1e-8
+#: Reads of a store's index, and the pause after the first, in SWMR mode.
+_SWMR_ATTEMPTS: Final = 5
+_SWMR_PAUSE_S: Final = 0.02
 
 
 def content_hash(atoms: Atoms) -> str:
@@ -122,11 +126,34 @@ class StoreIndex:
 
     @classmethod
     def from_file(cls, file: h5py.File, path: str) -> StoreIndex:
-        """Read the committed rows of an open store and check their consistency."""
-        try:
-            return cls._from_file(file, path)
-        except (OSError, KeyError) as err:
-            raise StoreError(f"{path} is a damaged or truncated store: {err}") from err
+        """Read the committed rows of an open store and check their consistency.
+
+        A reader in SWMR mode can see a dataset's new rows before it sees the
+        new length of another: an inconsistency there is read again, after
+        refreshing every dataset, before the store is called damaged.
+        """
+        for attempt in range(_SWMR_ATTEMPTS if file.swmr_mode else 1):
+            try:
+                return cls._from_file(file, path)
+            except (
+                OSError,
+                KeyError,
+                ValueError,
+                IndexError,
+                RuntimeError,
+                UnicodeDecodeError,
+            ) as err:
+                error: StoreError = StoreError(
+                    f"{path} is a damaged or truncated store: {err}"
+                )
+                error.__cause__ = err
+            except StoreError as err:
+                error = err
+            if file.swmr_mode:
+                time.sleep(_SWMR_PAUSE_S * (attempt + 1))
+                for column in _schema.COLUMNS:
+                    file[column.path].refresh()
+        raise error
 
     @classmethod
     def _from_file(cls, file: h5py.File, path: str) -> StoreIndex:

@@ -50,7 +50,7 @@ import numpy as np
 
 from ase_phonongnn import keys
 from ase_phonongnn._version import __version__
-from ase_phonongnn.errors import StoreFormatError
+from ase_phonongnn.errors import StoreError, StoreFormatError
 
 #: Value of the root attribute ``format``.
 FORMAT_NAME: Final = "ase-phonongnn-snapshot-store"
@@ -183,7 +183,12 @@ def check_format(file: h5py.File, path: str) -> int:
         The file is not a snapshot store, or was written by a newer version of
         ase-phonongnn.
     """
-    name = file.attrs.get("format")
+    try:
+        name = file.attrs.get("format")
+    except (KeyError, OSError, RuntimeError, ValueError) as err:
+        raise StoreError(
+            f"{path} is a damaged HDF5 file: its root attributes cannot be read ({err})"
+        ) from err
     if isinstance(name, bytes):
         name = name.decode()
     if name != FORMAT_NAME:
@@ -193,7 +198,7 @@ def check_format(file: h5py.File, path: str) -> int:
         )
     try:
         version = int(file.attrs["format_version"])
-    except (KeyError, TypeError, ValueError) as err:
+    except (KeyError, TypeError, ValueError, OSError, RuntimeError) as err:
         raise StoreFormatError(
             f"{path} has no integer format_version attribute; the store is damaged"
         ) from err

@@ -5,10 +5,18 @@ group's commit-marker column (:data:`._schema.SNAPSHOT_MARKER`,
 :data:`._schema.RESULT_MARKER`). A writer killed between them leaves rows that
 readers ignore and the next writer overwrites. The :class:`StoreIndex` is
 updated only once a record is committed.
+
+Each dataset is flushed while it is still open, right after it is written:
+HDF5 writes a dataset's cached chunks when the dataset is flushed or closed,
+and an error on closing (a full disk) cannot be raised, only printed, so
+that data would be lost while a later marker still committed it. A failed
+write raises here, before the marker moves, and the disk's free space is
+checked before a record is written at all (:func:`check_space`).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
@@ -18,8 +26,13 @@ from ase import Atoms
 from numpy.typing import NDArray
 
 from ase_phonongnn import keys
+from ase_phonongnn.errors import StoreWriteError
 from ase_phonongnn.store import _schema
 from ase_phonongnn.store._records import StoreIndex, content_hash, dumps
+
+#: Bytes of free disk space kept beyond a record's own size: the new chunks
+#: one record may allocate (a chunk each of forces, labels, refs and text).
+SPACE_SLACK: Final = 256 * 1024
 
 #: Labels a store keeps, as :meth:`SnapshotStore.write_labels` takes them.
 LABEL_KEYS: Final = (*keys.SCALAR_LABELS, keys.STRESS, keys.FORCES)
@@ -36,6 +49,28 @@ def _write_rows(file: h5py.File, path: str, start: int, values: NDArray[Any]) ->
         dataset.resize(-(-stop // chunk) * chunk, axis=0)
     if len(values):
         dataset[start:stop] = values
+    # raise a failed write now, while the dataset is open (see the module notes)
+    dataset.flush()
+
+
+def check_space(file: h5py.File, nbytes: int) -> None:
+    """Raise StoreWriteError unless the store's disk has room for ``nbytes`` more.
+
+    Room means the bytes themselves plus :data:`SPACE_SLACK` for the chunks a
+    record may allocate.
+    """
+    path = file.filename
+    try:
+        stats = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except (AttributeError, OSError):  # no statvfs: the flushes still check
+        return
+    free = stats.f_bavail * stats.f_frsize
+    if free < nbytes + SPACE_SLACK:
+        raise StoreWriteError(
+            f"{path}: the disk is full ({free // 1024} KiB free, a record needs up "
+            f"to {(nbytes + SPACE_SLACK) // 1024} KiB); every record before this "
+            "one is saved: free some space and run again to resume"
+        )
 
 
 def _commit(file: h5py.File, marker: str, start: int, values: NDArray[Any]) -> None:
@@ -51,12 +86,28 @@ def _starts(first: int, lengths: NDArray[np.integer[Any]]) -> NDArray[np.int64]:
 
 
 def checked_snapshots(snapshots: Iterable[Atoms]) -> list[Atoms]:
-    """Return ``snapshots`` as a list, or raise TypeError for a non-Atoms item."""
+    """Return ``snapshots`` as a list; raise for a non-Atoms item or NaN positions.
+
+    Raises
+    ------
+    TypeError
+        An item is not an :class:`ase.Atoms`.
+    ValueError
+        An item has non-finite positions or cell (it cannot be hashed).
+    """
     atoms_list = list(snapshots)
     for position, atoms in enumerate(atoms_list):
         if not isinstance(atoms, Atoms):
             raise TypeError(
                 f"snapshots[{position}] is a {type(atoms).__name__}, expected ase.Atoms"
+            )
+        if not (
+            np.isfinite(atoms.positions).all() and np.isfinite(atoms.cell.array).all()
+        ):
+            raise ValueError(
+                f"snapshots[{position}] ({atoms.symbols}) has "
+                "non-finite positions or cell (NaN or inf); a store keeps only "
+                "finite structures"
             )
     return atoms_list
 
@@ -99,6 +150,7 @@ def _append_snapshots(
         for atoms in new
     ]
     lengths = np.array([len(blob) for blob in blobs], dtype=np.int64)
+    check_space(file, int(n_atoms.sum()) * 28 + int(lengths.sum()) + 128 * len(new))
     text_start = _starts(index.text_end, lengths)
     n = index.n_snapshots
     _write_rows(
@@ -187,11 +239,14 @@ def append_result(
             raise ValueError(
                 f"stress must be a Voigt 6-vector in eV/Å^3 (got shape {stress.shape})"
             )
+    provenance_blob, message_blob = dumps(provenance), message.encode()
+    check_space(
+        file, (0 if forces is None else forces.nbytes) + len(provenance_blob) + 256
+    )
     forces_start = -1
     if forces is not None:
         forces_start = index.force_end
         _write_rows(file, "result_atoms/forces", forces_start, forces)
-    provenance_blob, message_blob = dumps(provenance), message.encode()
     text_start = index.text_end
     _write_rows(
         file,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -13,9 +14,21 @@ from ase import Atoms
 from numpy.typing import NDArray
 
 from ase_phonongnn import keys
-from ase_phonongnn.errors import StoreError
+from ase_phonongnn.errors import StoreError, StoreWriteError
 from ase_phonongnn.store import _export, _hdf5, _opening, _reading, _writing
 from ase_phonongnn.store._records import StoreIndex
+
+#: Files (and errors) of writes that failed, never closed (see ``_writing``).
+_ABANDONED: list[tuple[h5py.File | None, BaseException]] = []
+
+
+def _file_state(path: Path) -> tuple[int, int, int] | None:
+    """Identity, size and modification time of a file (None if it is missing)."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 class SnapshotStore:
@@ -61,6 +74,8 @@ class SnapshotStore:
         self._pid: int | None = None
         self._index = StoreIndex()
         self._lock: _hdf5.WriterLock | None = None
+        self._failed_write: str | None = None
+        self._seen: tuple[int, int, int] | None = None
 
     # -- opening and closing -------------------------------------------------
     @classmethod
@@ -135,6 +150,7 @@ class SnapshotStore:
                 "SnapshotStore.create(path) or 'phonongnn label INPUT --out STORE.h5'"
             )
         if self._mode == "r":
+            self._seen = _file_state(self._path)
             file, self._index = _opening.open_for_reading(self._path)
         else:
             if self._lock is None:
@@ -160,6 +176,7 @@ class SnapshotStore:
             else:
                 self._file.close()
         self._file = None
+        self._failed_write = None
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -197,10 +214,20 @@ class SnapshotStore:
 
     # -- reading -------------------------------------------------------------
     def _current(self) -> tuple[h5py.File, StoreIndex]:
-        """Return the open file and an index including what a writer committed."""
+        """Return the open file and an index including what a writer committed.
+
+        A reader whose file changed on disk since it was opened (a writer
+        appended to it, or replaced it when recovering or compacting) opens
+        it again: HDF5 would go on showing the old file.
+        """
         file = self._open()
-        if self._mode == "r" and file.swmr_mode:
-            self._index = _reading.refresh(file, self._index, self._path)
+        if self._mode == "r" and self._pid == os.getpid():
+            if _file_state(self._path) != self._seen:
+                self._file.close()  # type: ignore[union-attr]
+                self._file = None
+                file = self._open()
+            elif file.swmr_mode:
+                self._index = _reading.refresh(file, self._index, self._path)
         return file, self._index
 
     def __len__(self) -> int:
@@ -233,6 +260,28 @@ class SnapshotStore:
         index = self._current()[1]
         return sorted(index.hashes, key=index.hashes.__getitem__)
 
+    def labellers(self, status: str = keys.DONE) -> dict[str, int]:
+        """Return how many snapshots of a status each labeller labelled.
+
+        Parameters
+        ----------
+        status
+            ``"done"`` (default) or ``"failed"``.
+
+        Returns
+        -------
+        dict
+            Labeller name (the ``labeller`` entry of the provenance) -> number
+            of snapshots whose newest result it made.
+        """
+        rows = self.indices(status)
+        found: dict[str, int] = {}
+        for start in range(0, rows.size, _reading.READ_BLOCK):
+            for atoms in self._read(rows[start : start + _reading.READ_BLOCK]):
+                labeller = str(atoms.info.get(keys.LABELLER, ""))
+                found[labeller] = found.get(labeller, 0) + 1
+        return found
+
     def read_atoms(self, status: str | None = keys.DONE) -> list[Atoms]:
         """Return the snapshots with a given status, in store order.
 
@@ -259,7 +308,24 @@ class SnapshotStore:
     def _read(self, rows: NDArray[np.int64]) -> list[Atoms]:
         if rows.size == 0:
             return []
-        return _reading.read_rows(*self._current(), rows)
+        try:
+            return _reading.read_rows(*self._current(), rows)
+        except (
+            UnicodeDecodeError,
+            ValueError,
+            IndexError,
+            KeyError,
+            OSError,
+            RuntimeError,
+        ) as err:
+            if isinstance(err, FileNotFoundError):
+                raise
+            raise StoreError(
+                f"{self._path} is damaged: snapshots {int(rows.min())}-"
+                f"{int(rows.max())} cannot be read ({type(err).__name__}: "
+                f"{str(err)[:200]}); re-create the store from its sources or "
+                "restore a copy"
+            ) from err
 
     # -- writing -------------------------------------------------------------
     def _writable(self) -> tuple[h5py.File, StoreIndex]:
@@ -267,7 +333,33 @@ class SnapshotStore:
             raise StoreError(
                 f"{self._path} is open read-only: open it with mode='a' to write"
             )
+        if self._failed_write is not None:
+            raise StoreWriteError(
+                f"{self._path}: an earlier write failed ({self._failed_write}); "
+                "close the store and open it again to go on"
+            )
         return self._open(), self._index
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Turn HDF5's write errors into StoreWriteError; no later write is tried."""
+        try:
+            yield
+        except StoreWriteError:
+            raise
+        except (OSError, RuntimeError) as err:
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            self._failed_write = first
+            # After a failed write, closing the HDF5 objects (the file, and the
+            # datasets the error's frames hold) can crash HDF5: they are kept
+            # open until the process ends; the committed records are on disk.
+            _ABANDONED.append((self._file, err))
+            self._file = None
+            raise StoreWriteError(
+                f"{self._path}: writing a record failed ({first}); every record "
+                "before it is saved: fix the cause (e.g. free disk space) and run "
+                "again to resume"
+            ) from err
 
     def add(self, snapshots: Iterable[Atoms]) -> NDArray[np.int64]:
         """Add structures as pending snapshots; return their rows in the store.
@@ -289,7 +381,8 @@ class SnapshotStore:
             Row of each given structure.
         """
         atoms_list = _writing.checked_snapshots(snapshots)
-        return _writing.add_snapshots(*self._writable(), atoms_list)
+        with self._writing():
+            return _writing.add_snapshots(*self._writable(), atoms_list)
 
     def write_labels(
         self,
@@ -313,17 +406,24 @@ class SnapshotStore:
             ``labeller`` entry names the labeller.
         """
         _writing.check_label_keys(labels)
-        _writing.append_result(
-            *self._writable(), index, keys.DONE, labels, provenance or {}, ""
-        )
+        with self._writing():
+            _writing.append_result(
+                *self._writable(), index, keys.DONE, labels, provenance or {}, ""
+            )
 
     def write_failure(
         self, index: int, message: str, provenance: Mapping[str, Any] | None = None
     ) -> None:
         """Record that labelling snapshot ``index`` failed, and why."""
-        _writing.append_result(
-            *self._writable(), index, keys.FAILED, {}, provenance or {}, str(message)
-        )
+        with self._writing():
+            _writing.append_result(
+                *self._writable(),
+                index,
+                keys.FAILED,
+                {},
+                provenance or {},
+                str(message),
+            )
 
     # -- export --------------------------------------------------------------
     def export_extxyz(

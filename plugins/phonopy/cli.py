@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ase_phonongnn.errors import PhononGNNError
+from ase_phonongnn.cli.main import report
 from ase_phonongnn.sample import METHODS
 from ase_phonongnn_plugins.phonopy.hook import write_thermal_supercells
 
@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="phonopy interface: vasp, qe, abinit, aims, ...",
     )
     parser.add_argument("--out-dir", type=Path, default=Path("."))
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error"
+    )
     return parser
 
 
@@ -54,9 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             amplitude=args.amplitude,
             seed=args.seed,
         )
-    except (PhononGNNError, ValueError, TypeError, FileNotFoundError) as err:
-        print(f"phonopy-thermal-displacements: error: {err}", file=sys.stderr)
-        return 2
+    except Exception as err:
+        return report(err, "phonopy-thermal-displacements", debug=args.debug)
     n = len(phonon.supercells_with_displacements)
     print(f"wrote {n} {args.calculator} supercells to {args.out_dir}")
     return 0

@@ -104,7 +104,7 @@ def test_each_worker_process_gets_its_thread_share(monkeypatch):
     # the variable is unset here, so a worker has it only from its share
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(4)))
-    args = argparse.Namespace(dask=None, workers=2)
+    args = argparse.Namespace(dask=None, workers=2, timeout=None)
     with _executor(args) as (executor, n_workers):
         seen = set(executor.map(os.getenv, ["OMP_NUM_THREADS"] * 4))
     assert n_workers == 2
