@@ -169,7 +169,7 @@ def edge_messages(
     edge_index
         Sources and targets (2, E).
     """
-    summed: tuple[Tensor, Tensor] = _EdgeMessages.apply(
+    summed: tuple[Tensor, Tensor] = _EdgeMessages.apply(  # type: ignore[no-untyped-call]
         context, v, weighted_radial, unit, filter_weight, edge_index
     )
     return summed
@@ -194,7 +194,7 @@ class _EdgeMessages(torch.autograd.Function):
     """Forward and backward of :func:`edge_messages`, block by block."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: torch.autograd.function.FunctionCtx,
         context: Tensor,
         v: Tensor | None,
@@ -210,17 +210,17 @@ class _EdgeMessages(torch.autograd.Function):
             source, target = edge_index[:, lo : lo + EDGE_BLOCK]
             x = context.index_select(0, source)
             x.mul_(torch.mm(radial[lo : lo + EDGE_BLOCK], weight.t()))
-            a, b, c = x.split(width, dim=1)
+            a, b, c = torch.split(x, width, dim=1)
             summed_s.index_add_(0, target, a)
             messages = c.unsqueeze(1) * unit[lo : lo + EDGE_BLOCK].unsqueeze(-1)
             if v is not None:
                 messages.addcmul_(b.unsqueeze(1), v.index_select(0, source))
             summed_v.index_add_(0, target, messages)
-        ctx.save_for_backward(context, v, radial, unit, weight, edge_index)
+        ctx.save_for_backward(context, v, radial, unit, weight, edge_index)  # type: ignore[arg-type]
         return summed_s, summed_v
 
     @staticmethod
-    def backward(  # type: ignore[override]
+    def backward(
         ctx: torch.autograd.function.FunctionCtx,
         grad_s: Tensor | None,
         grad_v: Tensor | None,
@@ -251,7 +251,9 @@ class _EdgeMessages(torch.autograd.Function):
                 g_b = torch.zeros_like(g_c)
             g_x = torch.cat([grad_s.index_select(0, target), g_b, g_c], dim=1)
             if g_unit is not None or g_v is not None:
-                b, c = (gathered[:, width:] * filtered[:, width:]).split(width, dim=1)
+                b, c = torch.split(
+                    gathered[:, width:] * filtered[:, width:], width, dim=1
+                )
                 if g_unit is not None:
                     g_unit[lo:hi] = (g_messages * c.unsqueeze(1)).sum(-1)
                 if g_v is not None:
