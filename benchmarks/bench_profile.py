@@ -8,7 +8,9 @@ benchmarks/results/profiles/:
 - ``predict_*``: cProfile of :func:`~ase_phonongnn.predict` (scalars only,
   and every property) and of the calculator loop it is compared with, and
   torch.profiler operator tables of the model's forward pass and of forward
-  plus forces and stress;
+  plus forces and stress; ``predict_shipped_member_*``: the same tables for
+  one member of the shipped committee (PaiNN, 64 channels) on one default
+  batch;
 - ``sampling_*``: cProfile of the normal-mode, paper and ZG samplers.
 
 cProfile entries are sorted by own time (``tottime``): the functions where
@@ -144,6 +146,37 @@ def prediction(out: Path, quick: bool) -> None:
     )
 
 
+def shipped_member(out: Path) -> None:
+    """Operator tables of one shipped member on one default CPU batch."""
+    from ase_phonongnn.data import default_model_paths
+    from ase_phonongnn.model import load_model
+    from ase_phonongnn.predict import ATOMS_PER_BATCH
+
+    net = load_model(default_model_paths()[0])
+    frames = frames_40(ATOMS_PER_BATCH["cpu"] // 40)
+    batch = build_graphs(frames, net.cutoff)
+
+    def forward() -> None:
+        with torch.inference_mode():
+            net(batch)
+
+    def derivatives() -> None:
+        with torch.no_grad():
+            net(batch, compute_forces=True, compute_stress=True)
+
+    what = f"shipped member, {len(frames)} 40-atom frames"
+    operators(
+        forward,
+        f"{what}, forward (inference mode): operators",
+        out / "predict_shipped_member_forward_operators.txt",
+    )
+    operators(
+        derivatives,
+        f"{what}, forward + forces + stress: operators",
+        out / "predict_shipped_member_forces_stress_operators.txt",
+    )
+
+
 def sampling(out: Path, quick: bool) -> None:
     sampler = PhononSampler.from_file(force_constants_path("Ag3SBr"))
     n = 200 if quick else 1000
@@ -168,6 +201,7 @@ def main() -> None:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     graphs(args.out_dir, args.quick)
     prediction(args.out_dir, args.quick)
+    shipped_member(args.out_dir)
     sampling(args.out_dir, args.quick)
 
 
