@@ -28,6 +28,7 @@ import json
 import pstats
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from _common import RESULTS, machine
@@ -124,7 +125,13 @@ def prediction(out: Path, quick: bool) -> None:
         out / "predict_calculator_loop.txt",
         30,
     )
-    batch = build_graphs(frames[:32])
+    model_operators(
+        net, build_graphs(frames[:32]), "model", "32 40-atom frames", out / "predict"
+    )
+
+
+def model_operators(net: Any, batch: Any, name: str, what: str, prefix: Path) -> None:
+    """Operator tables of the forward pass, and with forces and stress."""
 
     def forward() -> None:
         with torch.inference_mode():
@@ -136,13 +143,13 @@ def prediction(out: Path, quick: bool) -> None:
 
     operators(
         forward,
-        "model forward (inference mode), 32 40-atom frames: operators",
-        out / "predict_forward_operators.txt",
+        f"{name} forward (inference mode), {what}: operators",
+        Path(f"{prefix}_forward_operators.txt"),
     )
     operators(
         derivatives,
-        "model forward + forces + stress, 32 40-atom frames: operators",
-        out / "predict_forces_stress_operators.txt",
+        f"{name} forward + forces + stress, {what}: operators",
+        Path(f"{prefix}_forces_stress_operators.txt"),
     )
 
 
@@ -154,26 +161,12 @@ def shipped_member(out: Path) -> None:
 
     net = load_model(default_model_paths()[0])
     frames = frames_40(ATOMS_PER_BATCH["cpu"] // 40)
-    batch = build_graphs(frames, net.cutoff)
-
-    def forward() -> None:
-        with torch.inference_mode():
-            net(batch)
-
-    def derivatives() -> None:
-        with torch.no_grad():
-            net(batch, compute_forces=True, compute_stress=True)
-
-    what = f"shipped member, {len(frames)} 40-atom frames"
-    operators(
-        forward,
-        f"{what}, forward (inference mode): operators",
-        out / "predict_shipped_member_forward_operators.txt",
-    )
-    operators(
-        derivatives,
-        f"{what}, forward + forces + stress: operators",
-        out / "predict_shipped_member_forces_stress_operators.txt",
+    model_operators(
+        net,
+        build_graphs(frames, net.cutoff),
+        "shipped member",
+        f"{len(frames)} 40-atom frames",
+        out / "predict_shipped_member",
     )
 
 

@@ -179,13 +179,14 @@ def _blocks(n_edges: int) -> range:
     return range(0, n_edges, EDGE_BLOCK)
 
 
-def _dot3(x: Tensor, y: Tensor) -> Tensor:
-    """Return the sum over axis 1 (length 3) of ``x * y``, (B, 3, F) to (B, F).
+def _dot3(x: Tensor, y: Tensor, out: Tensor) -> Tensor:
+    """Write the sum over axis 1 (length 3) of ``x * y`` into ``out`` (B, F).
 
-    Three multiply-adds of (B, F) slices: ~2x faster on CPU than a product
-    reduced over the short middle axis.
+    ``x`` and ``y`` broadcast to (B, 3, F). Three multiply-adds of (B, F)
+    slices: ~2x faster on CPU than a product reduced over the short middle
+    axis.
     """
-    out = x[:, 0] * y[:, 0]
+    torch.mul(x[:, 0], y[:, 0], out=out)
     out.addcmul_(x[:, 1], y[:, 1])
     return out.addcmul_(x[:, 2], y[:, 2])
 
@@ -244,12 +245,15 @@ class _EdgeMessages(torch.autograd.Function):
             filtered = torch.mm(block_radial, weight.t())
             gathered = context.index_select(0, source)
             g_messages = grad_v.index_select(0, target)
-            g_c = _dot3(g_messages, block_unit.unsqueeze(-1))
+            # the gradient of (a, b, c), written in place of a concatenation
+            g_x = filtered.new_empty(filtered.shape)
+            g_a, g_b, g_c = torch.split(g_x, width, dim=1)
+            torch.index_select(grad_s, 0, target, out=g_a)
+            _dot3(g_messages, block_unit.unsqueeze(-1), out=g_c)
             if v is not None:
-                g_b = _dot3(g_messages, v.index_select(0, source))
+                _dot3(g_messages, v.index_select(0, source), out=g_b)
             else:
-                g_b = torch.zeros_like(g_c)
-            g_x = torch.cat([grad_s.index_select(0, target), g_b, g_c], dim=1)
+                g_b.zero_()
             if g_unit is not None or g_v is not None:
                 b, c = torch.split(
                     gathered[:, width:] * filtered[:, width:], width, dim=1
