@@ -129,9 +129,11 @@ class Interaction(torch.nn.Module):
         return h + update
 
 
-#: Edges per block in :func:`edge_messages`: the block's (E, 3F) temporaries
-#: stay in the core's cache (measured fastest, benchmarks/bench_speed.py).
-EDGE_BLOCK = 2048
+#: Edges per block in :func:`edge_messages`, by device type: on a CPU the
+#: block's (E, 3F) temporaries stay in the core's cache (2,048 edges: 1.5 MiB
+#: each at F = 64; larger blocks measured slower, benchmarks/bench_shipped.py);
+#: on a GPU large blocks keep the kernel launches few.
+EDGE_BLOCK = {"cpu": 2048, "cuda": 1 << 17}
 
 
 def edge_messages(
@@ -175,8 +177,10 @@ def edge_messages(
     return summed
 
 
-def _blocks(n_edges: int) -> range:
-    return range(0, n_edges, EDGE_BLOCK)
+def _blocks(radial: Tensor) -> tuple[range, int]:
+    """Return the first edge of every block, and the block size."""
+    size = EDGE_BLOCK.get(radial.device.type, EDGE_BLOCK["cpu"])
+    return range(0, radial.shape[0], size), size
 
 
 def _dot3(x: Tensor, y: Tensor, out: Tensor) -> Tensor:
@@ -207,13 +211,14 @@ class _EdgeMessages(torch.autograd.Function):
         n, width = context.shape[0], context.shape[1] // 3
         summed_s = context.new_zeros((n, width))
         summed_v = context.new_zeros((n, 3, width))
-        for lo in _blocks(radial.shape[0]):
-            source, target = edge_index[:, lo : lo + EDGE_BLOCK]
+        starts, size = _blocks(radial)
+        for lo in starts:
+            source, target = edge_index[:, lo : lo + size]
             x = context.index_select(0, source)
-            x.mul_(torch.mm(radial[lo : lo + EDGE_BLOCK], weight.t()))
+            x.mul_(torch.mm(radial[lo : lo + size], weight.t()))
             a, b, c = torch.split(x, width, dim=1)
             summed_s.index_add_(0, target, a)
-            messages = c.unsqueeze(1) * unit[lo : lo + EDGE_BLOCK].unsqueeze(-1)
+            messages = c.unsqueeze(1) * unit[lo : lo + size].unsqueeze(-1)
             if v is not None:
                 messages.addcmul_(b.unsqueeze(1), v.index_select(0, source))
             summed_v.index_add_(0, target, messages)
@@ -238,8 +243,9 @@ class _EdgeMessages(torch.autograd.Function):
         g_radial = torch.empty_like(radial) if need[2] else None
         g_unit = torch.empty_like(unit) if need[3] else None
         g_weight = torch.zeros_like(weight) if need[4] else None
-        for lo in _blocks(radial.shape[0]):
-            hi = lo + EDGE_BLOCK
+        starts, size = _blocks(radial)
+        for lo in starts:
+            hi = lo + size
             source, target = edge_index[:, lo:hi]
             block_radial, block_unit = radial[lo:hi], unit[lo:hi]
             filtered = torch.mm(block_radial, weight.t())

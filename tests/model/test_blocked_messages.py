@@ -36,7 +36,7 @@ def test_blocked_prediction_equals_the_differentiable_one(
 
     Blocks of 29 edges: many blocks, the last one partial.
     """
-    monkeypatch.setattr(_ours, "EDGE_BLOCK", 29)
+    monkeypatch.setitem(_ours.EDGE_BLOCK, "cpu", 29)
     net = painn(property_model, readout)
     atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat((2, 1, 1))
     atoms.numbers[::3] = 79
@@ -66,7 +66,7 @@ def test_blocked_prediction_equals_the_differentiable_one(
 @pytest.mark.parametrize("zero_vectors", [False, True])
 def test_edge_messages_backward_is_the_derivative(monkeypatch, zero_vectors):
     """gradcheck: the hand-written backward against finite differences."""
-    monkeypatch.setattr(_ours, "EDGE_BLOCK", 7)
+    monkeypatch.setitem(_ours.EDGE_BLOCK, "cpu", 7)
     generator = torch.Generator().manual_seed(1)
 
     def random(*shape):
