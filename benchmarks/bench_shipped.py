@@ -118,6 +118,7 @@ def make_cases(spec: dict[str, Any]) -> dict[str, Any]:
     def evaluate(calc: Any, structures: list[Any], names: list[str]) -> Any:
         def run() -> dict[str, np.ndarray]:
             out: dict[str, list[Any]] = {}
+            calc.reset()  # ASE would return the results of an identical last call
             for atoms in structures:
                 atoms = atoms.copy()
                 atoms.calc = calc
