@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--batch-size",
         type=int,
         default=None,
-        help="structures per batch (default: by atoms, 640 on CPU)",
+        help="structures per batch (default: by atoms, 1,280 on CPU)",
     )
     parser.add_argument(
         "--committee",

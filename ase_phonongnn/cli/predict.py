@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--batch-size",
         type=int,
         default=None,
-        help="frames per batch (default: by atoms, 640 on CPU)",
+        help="frames per batch (default: by atoms, 1,280 on CPU)",
     )
     parser.add_argument(
         "--committee",

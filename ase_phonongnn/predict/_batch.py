@@ -25,10 +25,12 @@ from ase_phonongnn.predict._models import (
 StructureSource: TypeAlias = Atoms | Iterable[Atoms] | str | os.PathLike[str]
 #: Suffixes read as snapshot stores.
 STORE_SUFFIXES: Final = (".h5", ".hdf5")
-#: Atoms per batch when ``batch_size`` is None, by device type: where the
-#: shipped models' throughput per frame levels off (on CPU measured by
-#: ``benchmarks/bench_shipped.py``); a larger structure goes alone.
-ATOMS_PER_BATCH: Final = {"cpu": 640, "cuda": 16384}
+#: Atoms per batch when ``batch_size`` is None, by device type; a larger
+#: structure goes alone. On one CPU thread the shipped member's throughput
+#: with forces and stress peaks at 32 frames of 40 atoms and is within 15 %
+#: of it from 8 to 64 (``benchmarks/bench_shipped.py``); the CUDA figure
+#: is not measured yet (``benchmarks/bench_gpu.py``).
+ATOMS_PER_BATCH: Final = {"cpu": 1280, "cuda": 16384}
 
 
 def read_structures(
@@ -253,7 +255,7 @@ def predict(
         (graphs, activations, and for forces the autograd graph). None
         (default): as many structures as fit in
         :data:`~ase_phonongnn.predict.ATOMS_PER_BATCH`
-        atoms for the device (640 on CPU: 16 frames of 40 atoms), a larger
+        atoms for the device (1,280 on CPU: 32 frames of 40 atoms), a larger
         structure alone.
     device
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.

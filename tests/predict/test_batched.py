@@ -245,7 +245,7 @@ def test_default_batches_hold_up_to_the_atoms_per_batch(property_model):
 
     limit = ATOMS_PER_BATCH["cpu"]
     small = bulk("Cu", "fcc", a=3.61, cubic=True)  # 4 atoms
-    large = small.repeat((6, 6, 6))  # 864 atoms, more than the limit
+    large = small.repeat((7, 7, 7))  # 1,372 atoms, more than the limit
     assert len(large) > limit
     frames = [small] * (limit // 4 + 3) + [large] + [small] * 2
     sizes = [[len(a) for a in chunk] for chunk in _batches(iter(frames), None, limit)]
