@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -76,3 +77,18 @@ def write_json(path: Path, result: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {path}")
+
+
+def peak_rss_kib() -> int:
+    """Return the peak resident set of this process in KiB (Linux ``VmHWM``)."""
+    text = Path("/proc/self/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+)", text).group(1))  # type: ignore[union-attr]
+
+
+def reset_peak_rss() -> bool:
+    """Reset ``VmHWM`` to the current resident set; False where Linux refuses."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True

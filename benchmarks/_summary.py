@@ -311,12 +311,98 @@ def _labelling(data: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _shipped(data: dict[str, Any]) -> list[Row]:
+    src = "bench_shipped.py"
+    s, cases = data["summary"], data["cases"]
+    base = data.get("baseline_commit", "?")
+
+    def rate(case: str, version: str) -> str:
+        return f"{cases[case][f'{version}_frames_per_second']:.1f}"
+
+    rows = []
+    for model, goal in (("committee", 3.0), ("member", None)):
+        for what, text in (("all", "every property"), ("scalars", "scalars only")):
+            case = f"{model}/{what}/predict40"
+            rows.append(
+                Row(
+                    "shipped models",
+                    f"{model}, {text}, 40-atom frames, predict with defaults: "
+                    f"now / before ({base})",
+                    s[f"{case}/speedup"],
+                    goal if what == "all" else None,
+                    "at least" if goal and what == "all" else "report",
+                    f"{rate(case, 'now')} vs {rate(case, 'before')} frames/s; "
+                    f"same results to {data['worst_relative_difference']:.1e}",
+                    src,
+                )
+            )
+        rows.append(
+            Row(
+                "shipped models",
+                f"{model}: predict with defaults / calculator loop, 40-atom "
+                "frames, every property",
+                s[f"{model}/all/predict40/over_loop/now"],
+                1.5,
+                "at least",
+                f"before: {s[f'{model}/all/predict40/over_loop/before']:.2f}×",
+                src,
+            )
+        )
+        for case in cases:
+            if case.startswith(f"{model}/all/cell"):
+                atoms = case.rsplit("cell", 1)[1]
+                rows.append(
+                    Row(
+                        "shipped models",
+                        f"{model}, every property, one {atoms}-atom cell: now / before",
+                        s[f"{case}/speedup"],
+                        None,
+                        "report",
+                        f"{cases[case]['now_seconds']:.2f} vs "
+                        f"{cases[case]['before_seconds']:.2f} s",
+                        src,
+                    )
+                )
+    rows.append(
+        Row(
+            "shipped models",
+            "member, every property, 40-atom frames: predict defaults / batch 1",
+            s["member/all/default_over_batch1/now"],
+            1.0,
+            "at least",
+            "defaults / best batch size "
+            f"{s['member/all/default_over_best_batch/now']:.2f}×; before: "
+            f"{s['member/all/default_over_batch1/before']:.2f}× batch 1",
+            src,
+        )
+    )
+    for key, row in data["memory"].items():
+        version, model, _ = key.split("/")
+        if version == "now":
+            before = data["memory"][f"before/{model}/cell2560"]["peak_rss_rise_MiB"]
+            rows.append(
+                Row(
+                    "shipped models",
+                    f"{model}: peak memory rise, one 2,560-atom cell with forces "
+                    "and stress",
+                    row["peak_rss_rise_MiB"],
+                    0.4 * 1024,
+                    "at most",
+                    f"before: {before:.0f} MiB",
+                    src,
+                    unit=" MiB",
+                )
+            )
+    return rows
+
+
 BUILDERS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "graph": _graph,
     "predict": _predict,
     "sampling": _sampling,
     "models": _models,
     "labelling": _labelling,
+    "shipped": _shipped,
 }
 
 

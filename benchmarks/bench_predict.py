@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 import tempfile
@@ -49,7 +48,14 @@ from typing import Any
 
 import ase.io
 import torch
-from _common import RESULTS, interleaved_best, machine, write_json
+from _common import (
+    RESULTS,
+    interleaved_best,
+    machine,
+    peak_rss_kib,
+    reset_peak_rss,
+    write_json,
+)
 from ase import Atoms
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
@@ -294,19 +300,6 @@ def arithmetic_bound(
         "loop_over_forces_stress_bound": per_frame["loop"] * peak / derivative_flops,
         "forward_profile": op_shares(net, scalar_batches[0]),
     }
-
-
-def peak_rss_kib() -> int:
-    text = Path("/proc/self/status").read_text()
-    return int(re.search(r"VmHWM:\s+(\d+)", text).group(1))  # type: ignore[union-attr]
-
-
-def reset_peak_rss() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
 
 
 def memory_child(trajectory: Path, n: int, batch_size: int, device: str) -> None:

@@ -8,7 +8,9 @@ benchmarks/results/profiles/:
 - ``predict_*``: cProfile of :func:`~ase_phonongnn.predict` (scalars only,
   and every property) and of the calculator loop it is compared with, and
   torch.profiler operator tables of the model's forward pass and of forward
-  plus forces and stress;
+  plus forces and stress; ``predict_shipped_member_*``: the same tables for
+  one member of the shipped committee (PaiNN, 64 channels) on one default
+  batch;
 - ``sampling_*``: cProfile of the normal-mode, paper and ZG samplers.
 
 cProfile entries are sorted by own time (``tottime``): the functions where
@@ -26,6 +28,7 @@ import json
 import pstats
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from _common import RESULTS, machine
@@ -122,7 +125,13 @@ def prediction(out: Path, quick: bool) -> None:
         out / "predict_calculator_loop.txt",
         30,
     )
-    batch = build_graphs(frames[:32])
+    model_operators(
+        net, build_graphs(frames[:32]), "model", "32 40-atom frames", out / "predict"
+    )
+
+
+def model_operators(net: Any, batch: Any, name: str, what: str, prefix: Path) -> None:
+    """Operator tables of the forward pass, and with forces and stress."""
 
     def forward() -> None:
         with torch.inference_mode():
@@ -134,13 +143,30 @@ def prediction(out: Path, quick: bool) -> None:
 
     operators(
         forward,
-        "model forward (inference mode), 32 40-atom frames: operators",
-        out / "predict_forward_operators.txt",
+        f"{name} forward (inference mode), {what}: operators",
+        Path(f"{prefix}_forward_operators.txt"),
     )
     operators(
         derivatives,
-        "model forward + forces + stress, 32 40-atom frames: operators",
-        out / "predict_forces_stress_operators.txt",
+        f"{name} forward + forces + stress, {what}: operators",
+        Path(f"{prefix}_forces_stress_operators.txt"),
+    )
+
+
+def shipped_member(out: Path) -> None:
+    """Operator tables of one shipped member on one default CPU batch."""
+    from ase_phonongnn.data import default_model_paths
+    from ase_phonongnn.model import load_model
+    from ase_phonongnn.predict import ATOMS_PER_BATCH
+
+    net = load_model(default_model_paths()[0])
+    frames = frames_40(ATOMS_PER_BATCH["cpu"] // 40)
+    model_operators(
+        net,
+        build_graphs(frames, net.cutoff),
+        "shipped member",
+        f"{len(frames)} 40-atom frames",
+        out / "predict_shipped_member",
     )
 
 
@@ -168,6 +194,7 @@ def main() -> None:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     graphs(args.out_dir, args.quick)
     prediction(args.out_dir, args.quick)
+    shipped_member(args.out_dir)
     sampling(args.out_dir, args.quick)
 
 

@@ -32,7 +32,15 @@ from _summary import summarise, to_rst
 
 HERE = Path(__file__).resolve().parent
 #: Benchmarks in the order they run (the cheap ones first).
-NAMES = ("graph", "sampling", "predict", "models", "labelling", "profile")
+NAMES = (
+    "graph",
+    "sampling",
+    "predict",
+    "shipped",
+    "models",
+    "labelling",
+    "profile",
+)
 
 
 def command(name: str, folder: Path, quick: bool) -> list[str]:

@@ -27,7 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--json", action="store_true", help="print JSON: per target MAE, RMSE, R2, n"
     )
     parser.add_argument(
-        "--batch-size", type=int, default=32, help="structures per batch (32)"
+        "--batch-size",
+        type=int,
+        default=None,
+        help="structures per batch (default: by atoms, 1,280 on CPU)",
     )
     parser.add_argument(
         "--committee",
@@ -45,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from ase_phonongnn.train import load_structures
     from ase_phonongnn.train._trainer import json_safe
 
-    if args.batch_size < 1:
+    if args.batch_size is not None and args.batch_size < 1:
         raise UserInputError(f"--batch-size must be at least 1 (got {args.batch_size})")
     models = [args.model, *args.committee]
     committee = Committee.load(models if len(models) > 1 else args.model, args.device)

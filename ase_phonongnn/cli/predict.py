@@ -52,7 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="auto (CUDA when present), cpu, cuda or cuda:N (default auto)",
     )
     parser.add_argument(
-        "--batch-size", type=int, default=32, help="frames per batch (default 32)"
+        "--batch-size",
+        type=int,
+        default=None,
+        help="frames per batch (default: by atoms, 1,280 on CPU)",
     )
     parser.add_argument(
         "--committee",
@@ -92,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     """Predict every input, write --out, print the averages."""
     from ase_phonongnn.predict import Committee, PredictionWriter
 
-    if args.batch_size < 1:
+    if args.batch_size is not None and args.batch_size < 1:
         raise UserInputError(f"--batch-size must be at least 1 (got {args.batch_size})")
     if args.discard < 0:
         raise UserInputError(f"--discard must be >= 0 (got {args.discard})")

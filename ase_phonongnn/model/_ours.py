@@ -216,6 +216,159 @@ VECTOR_NORM_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
+#: Edges per block in :func:`edge_messages`, by device type: on a CPU the
+#: block's (E, 3F) temporaries stay in the core's cache (512 edges: 384 KiB
+#: each at F = 64; with forces and stress 1.3x faster than 2,048 and 1.8x
+#: than 4,096 on a shared 2-core EPYC); on a GPU large blocks keep the
+#: kernel launches few.
+EDGE_BLOCK = {"cpu": 512, "cuda": 1 << 17}
+
+
+def edge_messages(
+    context: Tensor,
+    v: Tensor | None,
+    weighted_radial: Tensor,
+    unit: Tensor,
+    filter_weight: Tensor,
+    edge_index: Tensor,
+) -> tuple[Tensor, Tensor]:
+    r"""Return the summed PaiNN messages of :class:`EquivariantInteraction`.
+
+    With :math:`(\mathbf{a}, \mathbf{b}, \mathbf{c}) = \phi(\mathbf{s}_j)
+    \circ W\mathbf{r}_{ij}`, returns :math:`\sum_j \mathbf{a}` (n, F) and
+    :math:`\sum_j \mathbf{b} \circ \vec{\mathbf{v}}_j + \mathbf{c} \circ
+    \hat{\mathbf{r}}_{ij}` (n, 3, F) at every target i, the same sums as
+    the block's own arithmetic to rounding. The edges go through
+    :data:`EDGE_BLOCK` at a time, forward and backward, so that no
+    temporary grows with the number of edges; the backward pass recomputes
+    the block's filter from the radial basis instead of storing it. First
+    derivatives only (``create_graph`` is not supported).
+
+    Parameters
+    ----------
+    context
+        :math:`\phi(\mathbf{s})` of every atom (n, 3F).
+    v
+        Vector features (n, 3, F), or None where they are zero.
+    weighted_radial
+        Radial basis times the edge weight (E, K).
+    unit
+        Unit bond vectors (E, 3).
+    filter_weight
+        W (3F, K).
+    edge_index
+        Sources and targets (2, E).
+    """
+    summed: tuple[Tensor, Tensor] = _EdgeMessages.apply(  # type: ignore[no-untyped-call]
+        context, v, weighted_radial, unit, filter_weight, edge_index
+    )
+    return summed
+
+
+def _blocks(radial: Tensor) -> tuple[range, int]:
+    """Return the first edge of every block, and the block size."""
+    size = EDGE_BLOCK.get(radial.device.type, EDGE_BLOCK["cpu"])
+    return range(0, radial.shape[0], size), size
+
+
+def _dot3(x: Tensor, y: Tensor, out: Tensor) -> Tensor:
+    """Write the sum over axis 1 (length 3) of ``x * y`` into ``out`` (B, F).
+
+    ``x`` and ``y`` broadcast to (B, 3, F). Three multiply-adds of (B, F)
+    slices: ~2x faster on CPU than a product reduced over the short middle
+    axis.
+    """
+    torch.mul(x[:, 0], y[:, 0], out=out)
+    out.addcmul_(x[:, 1], y[:, 1])
+    return out.addcmul_(x[:, 2], y[:, 2])
+
+
+class _EdgeMessages(torch.autograd.Function):
+    """Forward and backward of :func:`edge_messages`, block by block."""
+
+    @staticmethod
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx,
+        context: Tensor,
+        v: Tensor | None,
+        radial: Tensor,
+        unit: Tensor,
+        weight: Tensor,
+        edge_index: Tensor,
+    ) -> tuple[Tensor, Tensor]:
+        n, width = context.shape[0], context.shape[1] // 3
+        summed_s = context.new_zeros((n, width))
+        summed_v = context.new_zeros((n, 3, width))
+        starts, size = _blocks(radial)
+        for lo in starts:
+            source, target = edge_index[:, lo : lo + size]
+            x = context.index_select(0, source)
+            x.mul_(torch.mm(radial[lo : lo + size], weight.t()))
+            a, b, c = torch.split(x, width, dim=1)
+            summed_s.index_add_(0, target, a)
+            messages = c.unsqueeze(1) * unit[lo : lo + size].unsqueeze(-1)
+            if v is not None:
+                messages.addcmul_(b.unsqueeze(1), v.index_select(0, source))
+            summed_v.index_add_(0, target, messages)
+        ctx.save_for_backward(context, v, radial, unit, weight, edge_index)  # type: ignore[arg-type]
+        return summed_s, summed_v
+
+    @staticmethod
+    def backward(
+        ctx: torch.autograd.function.FunctionCtx,
+        grad_s: Tensor | None,
+        grad_v: Tensor | None,
+    ) -> tuple[Tensor | None, ...]:
+        context, v, radial, unit, weight, edge_index = ctx.saved_tensors  # type: ignore[attr-defined]
+        need = ctx.needs_input_grad  # type: ignore[attr-defined]
+        n, width = context.shape[0], context.shape[1] // 3
+        if grad_s is None:
+            grad_s = context.new_zeros((n, width))
+        if grad_v is None:
+            grad_v = context.new_zeros((n, 3, width))
+        g_context = torch.zeros_like(context) if need[0] else None
+        g_v = torch.zeros_like(v) if need[1] else None
+        g_radial = torch.empty_like(radial) if need[2] else None
+        g_unit = torch.empty_like(unit) if need[3] else None
+        g_weight = torch.zeros_like(weight) if need[4] else None
+        starts, size = _blocks(radial)
+        for lo in starts:
+            hi = lo + size
+            source, target = edge_index[:, lo:hi]
+            block_radial, block_unit = radial[lo:hi], unit[lo:hi]
+            filtered = torch.mm(block_radial, weight.t())
+            gathered = context.index_select(0, source)
+            g_messages = grad_v.index_select(0, target)
+            # the gradient of (a, b, c), written in place of a concatenation
+            g_x = filtered.new_empty(filtered.shape)
+            g_a, g_b, g_c = torch.split(g_x, width, dim=1)
+            torch.index_select(grad_s, 0, target, out=g_a)
+            _dot3(g_messages, block_unit.unsqueeze(-1), out=g_c)
+            if v is not None:
+                _dot3(g_messages, v.index_select(0, source), out=g_b)
+            else:
+                g_b.zero_()
+            if g_unit is not None or g_v is not None:
+                b, c = torch.split(
+                    gathered[:, width:] * filtered[:, width:], width, dim=1
+                )
+                if g_unit is not None:
+                    g_unit[lo:hi] = (g_messages * c.unsqueeze(1)).sum(-1)
+                if g_v is not None:
+                    g_v.index_add_(0, source, g_messages.mul_(b.unsqueeze(1)))
+            if g_context is not None:
+                g_context.index_add_(0, source, g_x * filtered)
+            if g_radial is not None or g_weight is not None:
+                g_filtered = g_x.mul_(gathered)
+                if g_radial is not None:
+                    # (K, 3F) by (3F, B) then transposed: MKL is ~4x slower
+                    # with the narrow (B, K) result as the product's output
+                    g_radial[lo:hi] = torch.mm(weight.t(), g_filtered.t()).t()
+                if g_weight is not None:
+                    g_weight.addmm_(g_filtered.t(), block_radial)
+        return g_context, g_v, g_radial, g_unit, g_weight, None
+
+
 class EquivariantInteraction(torch.nn.Module):
     r"""One PaiNN message and update block: scalar and vector features.
 
@@ -276,24 +429,43 @@ class EquivariantInteraction(torch.nn.Module):
         unit: Tensor,
         edge_index: Tensor,
         neighbours: Tensor,
+        *,
+        weighted_radial: Tensor | None = None,
+        zero_vectors: bool = False,
     ) -> tuple[Tensor, Tensor]:
         """Return updated scalars (n, F) and vectors (n, 3, F).
 
         ``unit`` holds the unit bond vectors (E, 3); ``weight`` the envelope
-        times the edge mask (E,).
+        times the edge mask (E,). With ``weighted_radial``, the radial basis
+        times ``weight`` (E, K), the messages are summed by
+        :func:`edge_messages` in blocks of edges (first derivatives only);
+        ``zero_vectors`` says that ``v`` is zero (the first block), whose
+        messages then skip the term in ``v``.
         """
         source, target = edge_index
         width = self.width
         scale = neighbours.sqrt()
-        filtered = self.filter(radial) * weight.unsqueeze(-1)
-        a, b, c = torch.split(
-            self.context(s).index_select(0, source) * filtered, width, dim=-1
-        )
-        vector_messages = b.unsqueeze(1) * v.index_select(0, source) + c.unsqueeze(
-            1
-        ) * unit.unsqueeze(-1)
-        s = s + torch.zeros_like(s).index_add_(0, target, a) / scale
-        v = v + torch.zeros_like(v).index_add_(0, target, vector_messages) / scale
+        if weighted_radial is not None:
+            summed_s, summed_v = edge_messages(
+                self.context(s),
+                None if zero_vectors else v,
+                weighted_radial,
+                unit,
+                self.filter.weight.detach(),
+                edge_index,
+            )
+            s = s + summed_s / scale
+            v = v + summed_v / scale
+        else:
+            filtered = self.filter(radial) * weight.unsqueeze(-1)
+            a, b, c = torch.split(
+                self.context(s).index_select(0, source) * filtered, width, dim=-1
+            )
+            vector_messages = b.unsqueeze(1) * v.index_select(0, source) + c.unsqueeze(
+                1
+            ) * unit.unsqueeze(-1)
+            s = s + torch.zeros_like(s).index_add_(0, target, a) / scale
+            v = v + torch.zeros_like(v).index_add_(0, target, vector_messages) / scale
         u_v, v_v = torch.split(self.mix(v), width, dim=-1)
         norm = self.vector_norm(v_v)
         a_vv, a_sv, a_ss = torch.split(
@@ -490,7 +662,7 @@ class PotentialGNN(GraphModel):
                 )
                 strained_cell = cell + torch.bmm(cell, symmetric)
             h, radial, weight = self._node_features(
-                data, species, strained_pos, strained_cell
+                data, species, strained_pos, strained_cell, blocked=not outer_grad
             )
             out: dict[str, Tensor] = {}
             n_atoms = torch.zeros(n_graphs, dtype=h.dtype, device=h.device).index_add(
@@ -553,9 +725,18 @@ class PotentialGNN(GraphModel):
         return out
 
     def _node_features(
-        self, data: Data, species: Tensor, positions: Tensor, cell: Tensor
+        self,
+        data: Data,
+        species: Tensor,
+        positions: Tensor,
+        cell: Tensor,
+        blocked: bool = False,
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """Return node features (n, F), radial basis (E, K) and edge weights (E,)."""
+        """Return node features (n, F), radial basis (E, K) and edge weights (E,).
+
+        ``blocked`` sums the equivariant messages by :func:`edge_messages`
+        (for predictions that need no second derivatives).
+        """
         vectors, distances = edge_vectors(data, positions, cell)
         envelope = self.envelope(distances)
         radial = self.radial(distances) * envelope.unsqueeze(-1)
@@ -573,9 +754,18 @@ class PotentialGNN(GraphModel):
             return h, radial, weight
         unit = vectors / distances.unsqueeze(-1)
         v = h.new_zeros((h.shape[0], 3, h.shape[1]))
-        for interaction in self.interactions:
+        weighted = radial * weight.unsqueeze(-1) if blocked else None
+        for k, interaction in enumerate(self.interactions):
             h, v = interaction(
-                h, v, radial, weight, unit, data.edge_index, self.mean_neighbours
+                h,
+                v,
+                radial,
+                weight,
+                unit,
+                data.edge_index,
+                self.mean_neighbours,
+                weighted_radial=weighted,
+                zero_vectors=k == 0,
             )
         return h, radial, weight
 

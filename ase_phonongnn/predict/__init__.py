@@ -32,6 +32,7 @@ import types
 from typing import Any
 
 from ase_phonongnn.predict._batch import (
+    ATOMS_PER_BATCH,
     attach_results,
     iter_predictions,
     predict,
@@ -61,6 +62,7 @@ from ase_phonongnn.predict._thermal import (
 from ase_phonongnn.predict._writers import PredictionWriter, write_predictions
 
 __all__ = [
+    "ATOMS_PER_BATCH",
     "PROPERTIES",
     "BlockAverage",
     "Committee",

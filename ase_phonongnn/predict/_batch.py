@@ -25,6 +25,12 @@ from ase_phonongnn.predict._models import (
 StructureSource: TypeAlias = Atoms | Iterable[Atoms] | str | os.PathLike[str]
 #: Suffixes read as snapshot stores.
 STORE_SUFFIXES: Final = (".h5", ".hdf5")
+#: Atoms per batch when ``batch_size`` is None, by device type; a larger
+#: structure goes alone. On one CPU thread the shipped member's throughput
+#: with forces and stress peaks at 32 frames of 40 atoms and is within 15 %
+#: of it from 8 to 64 (``benchmarks/bench_shipped.py``); the CUDA figure
+#: is not measured yet (``benchmarks/bench_gpu.py``).
+ATOMS_PER_BATCH: Final = {"cpu": 1280, "cuda": 16384}
 
 
 def read_structures(
@@ -121,19 +127,49 @@ def _committee(
     return Committee.load(model, device, dtype=dtype)
 
 
-def _check_batch_size(batch_size: int) -> int:
+def _check_batch_size(batch_size: int | None) -> int | None:
+    if batch_size is None:
+        return None
     if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
-        raise TypeError(f"batch_size must be an integer (got {batch_size!r})")
+        raise TypeError(
+            f"batch_size must be an integer or None (got {batch_size!r}); None "
+            "batches by atoms"
+        )
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1 (got {batch_size})")
     return int(batch_size)
+
+
+def _batches(
+    frames: Iterator[Atoms], batch_size: int | None, atoms_per_batch: int
+) -> Iterator[list[Atoms]]:
+    """Yield lists of frames: ``batch_size`` each, or by atoms if it is None.
+
+    By atoms, a batch takes frames while their atoms stay within
+    ``atoms_per_batch``; a frame larger than that makes a batch of its own.
+    """
+    if batch_size is not None:
+        while block := list(itertools.islice(frames, batch_size)):
+            yield block
+        return
+    chunk: list[Atoms] = []
+    count = 0
+    for atoms in frames:
+        size = len(atoms) if isinstance(atoms, Atoms) else 1
+        if chunk and count + size > atoms_per_batch:
+            yield chunk
+            chunk, count = [], 0
+        chunk.append(atoms)
+        count += size
+    if chunk:
+        yield chunk
 
 
 def iter_predictions(
     model: ModelSpec | Committee,
     structures: StructureSource,
     *,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     device: str | torch.device = "auto",
     properties: Iterable[str] | None = None,
     progress: bool = False,
@@ -143,8 +179,9 @@ def iter_predictions(
 ) -> Iterator[tuple[Atoms, dict[str, Any]]]:
     """Yield ``(atoms, results)`` for every structure, evaluated in batches.
 
-    Structures are read and evaluated ``batch_size`` at a time, so memory is
-    bounded by the batch, whatever the number of structures. Arguments as in
+    Structures are read and evaluated a batch at a time (``batch_size``
+    structures, or by atoms), so memory is bounded by the batch, whatever
+    the number of structures. Arguments as in
     :func:`predict`.
 
     Yields
@@ -170,11 +207,9 @@ def iter_predictions(
     # a bad input fails with its error alone, without an empty bar above it.
     bar = None
     count = 0
+    atoms_per_batch = ATOMS_PER_BATCH.get(committee.device.type, ATOMS_PER_BATCH["cpu"])
     try:
-        while True:
-            chunk = list(itertools.islice(frames, size))
-            if not chunk:
-                break
+        for chunk in _batches(frames, size, atoms_per_batch):
             for offset, atoms in enumerate(chunk):
                 committee.check_structure(atoms, f"structure {count + offset}")
             if bar is None:
@@ -205,7 +240,7 @@ def predict(
     model: ModelSpec | Committee,
     structures: StructureSource,
     *,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     device: str | torch.device = "auto",
     properties: Iterable[str] | None = None,
     progress: bool = False,
@@ -229,7 +264,11 @@ def predict(
         ``.traj``, VASP ``XDATCAR``, LAMMPS dump) or a snapshot store.
     batch_size
         Structures per forward pass; bounds the memory of the evaluation
-        (graphs, activations, and for forces the autograd graph).
+        (graphs, activations, and for forces the autograd graph). None
+        (default): as many structures as fit in
+        :data:`~ase_phonongnn.predict.ATOMS_PER_BATCH`
+        atoms for the device (1,280 on CPU: 32 frames of 40 atoms), a larger
+        structure alone.
     device
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     properties

@@ -18,7 +18,7 @@ def evaluate(
     model: ModelSpec | Committee,
     structures: Sequence[Atoms],
     *,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     device: str | torch.device = "auto",
     progress: bool = False,
 ) -> dict[str, dict[str, float]]:
@@ -61,7 +61,7 @@ def calibrate_spread(
     model: ModelSpec | Committee,
     structures: Sequence[Atoms],
     *,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     device: str | torch.device = "auto",
     progress: bool = False,
 ) -> dict[str, float]:
@@ -121,7 +121,7 @@ def calibrate_spread(
 def _labelled_predictions(
     committee: Committee,
     structures: Sequence[Atoms],
-    batch_size: int,
+    batch_size: int | None,
     progress: bool,
 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Labels, predictions and spreads (zero for one model) per property."""

@@ -157,7 +157,7 @@ def thermal_averages(
     amplitude: float | None = None,
     seed: int | None = 0,
     properties: Iterable[str] | None = None,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     device: str | torch.device = "auto",
     progress: bool = False,
 ) -> ThermalAverages:

@@ -217,7 +217,7 @@ def write_predictions(
     structures: StructureSource,
     path: str | os.PathLike[str],
     *,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     device: str | torch.device = "auto",
     properties: Iterable[str] | None = None,
     progress: bool = False,
@@ -243,7 +243,7 @@ def write_predictions(
       attached calculator is not written: its values would contradict the
       predictions.
 
-    Memory stays bounded by ``batch_size``: frames are read, predicted and
+    Memory stays bounded by the batch: frames are read, predicted and
     written a batch at a time. Other arguments as in :func:`predict`.
 
     Raises

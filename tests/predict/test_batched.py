@@ -64,7 +64,7 @@ def test_batches_of_mixed_structures_equal_the_calculator(property_model, dtype,
     structures = mixed_structures()
     calc = PhononGNNCalc(model, device="cpu")
     expected = one_at_a_time(calc, structures, calc.implemented_properties)
-    for batch_size in (3, len(structures)):
+    for batch_size in (3, len(structures), None):
         out = predict(model, structures, batch_size=batch_size, device="cpu")
         assert set(out) == set(calc.implemented_properties)
         for k, row in enumerate(expected):
@@ -238,6 +238,31 @@ def test_structures_are_read_one_batch_at_a_time(property_model):
     assert len(consumed) == 16
 
 
+def test_default_batches_hold_up_to_the_atoms_per_batch(property_model):
+    """By atoms: as many frames as fit; a larger frame alone; frames in order."""
+    from ase_phonongnn.predict import ATOMS_PER_BATCH
+    from ase_phonongnn.predict._batch import _batches
+
+    limit = ATOMS_PER_BATCH["cpu"]
+    small = bulk("Cu", "fcc", a=3.61, cubic=True)  # 4 atoms
+    large = small.repeat((7, 7, 7))  # 1,372 atoms, more than the limit
+    assert len(large) > limit
+    frames = [small] * (limit // 4 + 3) + [large] + [small] * 2
+    sizes = [[len(a) for a in chunk] for chunk in _batches(iter(frames), None, limit)]
+    assert [sum(s) for s in sizes] == [limit, 12, len(large), 8]
+    assert [n for s in sizes for n in s] == [len(a) for a in frames]
+    consumed = []
+
+    def stream():
+        for k in range(1000):
+            consumed.append(k)
+            yield small
+
+    next(iter_predictions(property_model(seed=1), stream()))
+    # one batch of limit / 4 frames, and the frame that did not fit
+    assert len(consumed) == limit // 4 + 1
+
+
 def test_bad_input_is_refused_with_its_position(property_model, tmp_path):
     model = property_model(seed=1)
     structures = mixed_structures()
@@ -251,6 +276,8 @@ def test_bad_input_is_refused_with_its_position(property_model, tmp_path):
         predict(model, [])
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
         predict(model, structures, batch_size=0)
+    with pytest.raises(TypeError, match="batch_size must be an integer or None"):
+        predict(model, structures, batch_size=2.5)
     with pytest.raises(TypeError, match=r"must be an ase\.Atoms"):
         predict(model, ["not a structure"])
     with pytest.raises(FileNotFoundError, match="no structure file"):
