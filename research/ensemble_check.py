@@ -8,7 +8,9 @@ that temperature (soft modes floored at 0.5 THz; quantum and classical
 statistics). Per ensemble: per-species ⟨u²⟩ (Å², about the ideal sites), the
 closest Ag–S and Ag–Ag contacts, and the committee's band gap. Results are
 appended to research/ensemble_check.json (one record per temperature and
-ensemble; a temperature already there is skipped).
+ensemble; a temperature already there is skipped). An earlier run with a 4 fs
+time step and 40 snapshots (research/ensemble_check-4fs.json) left the
+committee's potential at 300 K: contacts of 0 Å and ⟨u²⟩ of 10³¹ Å².
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from ase_phonongnn.data import force_constants_path
 from ase_phonongnn.sample import MDSamplingConfig, PhononSampler, md_snapshots
 
 OUT = Path(__file__).with_name("ensemble_check.json")
-MD = MDSamplingConfig(timestep=4.0, friction=0.01, equilibration=500, pilot=500)
-N_MD = 40
+MD = MDSamplingConfig(timestep=2.0, friction=0.01, equilibration=500, pilot=500)
+N_MD = 30
 N_PHONON = 200
 
 
