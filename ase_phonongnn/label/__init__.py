@@ -7,6 +7,7 @@ from ase_phonongnn.label.calculators import CALCULATORS, resolve_calculator
 from ase_phonongnn.label.labels import (
     band_edges,
     compute_labels,
+    counted_band_edges,
     eigenvalue_band_edges,
     hydrostatic_stress,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "band_edges",
     "closed_shell_edges",
     "compute_labels",
+    "counted_band_edges",
     "eigenvalue_band_edges",
     "hydrostatic_stress",
     "label_one",

@@ -8,8 +8,9 @@ gpaw-data carries PBE ones only) and are put on GPAW's search path, so
 nothing is downloaded or generated at run time.
 
 Labels: energy and forces from GPAW; VBM and band gap from the eigenvalues
-and occupations over all k-points and spins
-(:func:`~ase_phonongnn.label.labels.eigenvalue_band_edges`); the hydrostatic
+over all k-points by counting electrons (:func:`gpaw_band_edges`: the
+smearing's partial occupations of a small gap do not make it a metal); the
+hydrostatic
 stress from GPAW's stress tensor where the mode has one (plane waves), and in
 LCAO mode, which has none, as the symmetric finite difference of the energy
 under isotropic strain,
@@ -43,7 +44,11 @@ from ase.units import GPa
 
 from ase_phonongnn import keys
 from ase_phonongnn.errors import LabelError
-from ase_phonongnn.label.labels import eigenvalue_band_edges, hydrostatic_stress
+from ase_phonongnn.label.labels import (
+    counted_band_edges,
+    eigenvalue_band_edges,
+    hydrostatic_stress,
+)
 
 #: GPAW keyword arguments of the built-in PBEsol labeller (the 11-electron Ag
 #: dataset: 4d¹⁰5s¹ in the valence). Chosen by the measurements in the
@@ -229,11 +234,7 @@ class GPAWPBEsol(Calculator):
             ),
             keys.FORCES: np.asarray(structure.get_forces(), dtype=np.float64),
         }
-        # after the forces: reading occupations first corrupts GPAW's LCAO forces
-        edges = eigenvalue_band_edges(dft)
-        if edges is None:  # pragma: no cover - GPAW always has eigenvalues
-            raise LabelError("GPAW gave no eigenvalues for the band edges")
-        self.results[keys.VBM], self.results[keys.BAND_GAP] = edges
+        self.results[keys.VBM], self.results[keys.BAND_GAP] = gpaw_band_edges(dft)
         self.used_settings = {
             "paw_datasets": paw_datasets(structure.numbers, self.gpaw_parameters),
         }
@@ -284,3 +285,27 @@ def strain_hydrostatic_stress(
         energies.append(float(strained.get_potential_energy()))
     derivative = (energies[0] - energies[1]) / (2 * strain)
     return float(derivative / (3 * atoms.get_volume()) / GPa)
+
+
+def gpaw_band_edges(dft: Any) -> tuple[float, float]:
+    """VBM and band gap (eV) of a converged GPAW calculation.
+
+    Spin-paired: by counting electrons over every k-point
+    (:func:`~ase_phonongnn.label.labels.counted_band_edges`), so that the
+    Fermi–Dirac smearing of a small gap does not read as a metal; a metal
+    has gap 0. Spin-polarised: from the occupations
+    (:func:`~ase_phonongnn.label.labels.eigenvalue_band_edges`). Ask GPAW for
+    the forces before calling this: with GPAW 26.7 in LCAO mode, forces
+    computed after the occupation numbers are read are wrong.
+    """
+    if int(dft.get_number_of_spins()) == 1:
+        eigenvalues = [
+            dft.get_eigenvalues(kpt=k, spin=0)
+            for k in range(len(dft.get_ibz_k_points()))
+        ]
+        vbm, cbm = counted_band_edges(eigenvalues, dft.get_number_of_electrons())
+        return vbm, max(0.0, cbm - vbm)
+    edges = eigenvalue_band_edges(dft)
+    if edges is None:  # pragma: no cover - GPAW always has eigenvalues
+        raise LabelError("GPAW gave no eigenvalues for the band edges")
+    return edges

@@ -113,6 +113,49 @@ def band_edges(
     return vbm, cbm, bool(partial or crossing or cbm <= vbm)
 
 
+def counted_band_edges(
+    eigenvalues: ArrayLike, n_electrons: float
+) -> tuple[float, float]:
+    """Return VBM and CBM of a spin-paired insulator by counting electrons.
+
+    Every k-point of a non-magnetic insulator holds n_el/2 filled bands, so
+    VBM = max_k ε_k[n_el/2 − 1] and CBM = min_k ε_k[n_el/2], whatever the
+    smearing of the occupations (which :func:`band_edges` reads, and which
+    makes a gap of a few smearing widths look partly filled).
+
+    Parameters
+    ----------
+    eigenvalues
+        Eigenvalues in eV, shape (n_kpoints, n_bands), spin-paired.
+    n_electrons
+        Number of valence electrons, even.
+
+    Returns
+    -------
+    tuple of float
+        VBM and CBM in eV; CBM < VBM when the bands overlap (a metal).
+
+    Raises
+    ------
+    LabelError
+        An odd number of electrons, or too few bands for the CBM.
+    """
+    energies = np.sort(np.asarray(eigenvalues, dtype=float), axis=-1)
+    n_el = round(float(n_electrons))
+    if n_el % 2 or abs(n_el - float(n_electrons)) > 1e-6:
+        raise LabelError(
+            f"band edges by counting need an even number of electrons "
+            f"(got {n_electrons})"
+        )
+    homo = n_el // 2 - 1
+    if energies.ndim != 2 or homo < 0 or homo + 1 >= energies.shape[-1]:
+        raise LabelError(
+            f"cannot place {n_el} electrons in eigenvalues of shape {energies.shape}: "
+            "the calculator must include empty bands"
+        )
+    return float(energies[:, homo].max()), float(energies[:, homo + 1].min())
+
+
 def eigenvalue_band_edges(calculator: Any) -> tuple[float, float] | None:
     """VBM and band gap (eV) from a calculator's eigenvalues, or None without them.
 

@@ -23,7 +23,7 @@ from ase_phonongnn.label.gpaw import (
     paw_dataset_directory,
     strain_hydrostatic_stress,
 )
-from ase_phonongnn.label.labels import eigenvalue_band_edges
+from ase_phonongnn.label.labels import band_edges, counted_band_edges
 from ase_phonongnn.store import SnapshotStore
 from ase_phonongnn.structures import antiperovskite
 
@@ -84,7 +84,8 @@ def test_cli_label_is_reproduced_by_gpaw_from_its_parameters(tmp_path, monkeypat
     np.testing.assert_allclose(
         direct.get_forces(), atoms.arrays[keys.FORCES], atol=5e-3
     )
-    vbm, gap = eigenvalue_band_edges(direct.calc)
+    vbm, cbm = direct.calc.get_homo_lumo()  # GPAW's own electron counting
+    gap = cbm - vbm
     assert abs(energy / len(direct) - atoms.info[keys.ENERGY_PER_ATOM]) < 2e-4
     assert abs(gap - atoms.info[keys.BAND_GAP]) < 5e-3
     assert abs(vbm - atoms.info[keys.VBM]) < 5e-3
@@ -130,3 +131,17 @@ def test_lcao_without_strain_gives_no_hydrostatic_stress():
     assert keys.STRESS not in calculator.implemented_properties
     with pytest.raises(ValueError, match="strain"):
         GPAWPBEsol(strain=0.5)
+
+
+def test_a_smeared_small_gap_is_not_a_metal():
+    """0.1 eV between VBM and CBM, Fermi–Dirac occupations of width 0.05 eV.
+
+    The occupations put 0.27 electrons above the gap, which the occupation
+    rule reads as a metal; counting electrons gives the gap.
+    """
+    levels = np.array([[-2.0, -1.0, 0.0, 0.1, 1.0, 2.0]])
+    fermi = 0.05
+    occupations = 2 / (1 + np.exp((levels - fermi) / 0.05))
+    assert band_edges(levels[None], occupations[None])[2]  # "metallic"
+    vbm, cbm = counted_band_edges(levels, 6)
+    assert (vbm, cbm) == (0.0, 0.1)
