@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ase_phonongnn.cli.main import report
+from ase_phonongnn.errors import UserInputError
 from ase_phonongnn.sample import METHODS
 from ase_phonongnn_plugins.phonopy.hook import write_thermal_supercells
 
@@ -45,6 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Write thermally displaced supercells and phonopy_disp.yaml."""
     args = build_parser().parse_args(argv)
     try:
+        if not 0 <= args.temperature < float("inf"):
+            raise UserInputError(
+                f"--temperature must be >= 0 K and finite (got {args.temperature})"
+            )
         phonon = write_thermal_supercells(
             args.phonopy_params,
             args.temperature,
