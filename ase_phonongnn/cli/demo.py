@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         method="normal-mode",
         imaginary=_FLOOR,
         seed=args.seed,
-        progress=False,
+        progress=True,
     )
     names = [p for p in _COLUMNS if p in result.mean]
     header = f"{'T (K)':>6}{'FC (K)':>8}" + "".join(

@@ -32,6 +32,7 @@ from typing import Any, Final
 import numpy as np
 import torch
 from numpy.typing import ArrayLike, NDArray
+from tqdm.auto import tqdm
 
 from ase_phonongnn import keys
 from ase_phonongnn.predict._batch import iter_predictions
@@ -184,8 +185,10 @@ def thermal_averages(
     properties
         Properties to average; default every one of band gap, VBM,
         hydrostatic stress, energy per atom and energy that the model gives.
-    batch_size, device, progress
+    batch_size, device
         As in :func:`~ase_phonongnn.predict.predict`.
+    progress
+        Show one progress bar over every temperature's snapshots.
 
     Returns
     -------
@@ -227,7 +230,14 @@ def thermal_averages(
     }
     used_seed: int | None = seed
     sampled_from: list[float] = []
+    bar = tqdm(
+        total=temps.size * n_snapshots,
+        desc="thermal averages",
+        unit="snapshot",
+        disable=not progress,
+    )
     for t, temperature in enumerate(temps):
+        bar.set_postfix_str(f"{float(temperature):g} K")
         if isinstance(sampler, Mapping):
             key, source = nearest_sampler(sampler, float(temperature))
             sampled_from.append(key)
@@ -249,11 +259,13 @@ def thermal_averages(
             snapshots,
             batch_size=batch_size,
             properties=names,
-            progress=progress,
+            progress=False,
         )
         for s, (_, results) in enumerate(predictions):
             for p in names:
                 values[p][t, s] = results[p]
+            bar.update(1)
+    bar.close()
     mean: dict[str, NDArray[np.float64]] = {
         p: v.mean(axis=1) for p, v in values.items()
     }
