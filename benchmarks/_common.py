@@ -92,3 +92,24 @@ def reset_peak_rss() -> bool:
     except OSError:
         return False
     return True
+
+
+def shipped_committee() -> tuple[list[Path], dict[str, float] | None]:
+    """Member files and spread calibration of the shipped default committee.
+
+    Through the manifest (``named_model``) where the package has one, else
+    through the older ``default_model_paths`` (frozen copies of earlier code
+    that a benchmark runs side by side).
+    """
+    try:
+        from ase_phonongnn.model import named_model
+    except ImportError:
+        from ase_phonongnn.data import (  # type: ignore[attr-defined]
+            default_model_paths,
+            default_spread_scale,
+        )
+
+        return list(default_model_paths()), default_spread_scale()
+    shipped = named_model("gfn2-xtb")
+    scale = shipped.spread_scale
+    return list(shipped.members), dict(scale) if scale is not None else None

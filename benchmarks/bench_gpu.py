@@ -76,12 +76,13 @@ def committee(device: str, dtype: torch.dtype, local: bool = False) -> Any:
 
     ``local`` leaves out the members with the tight-binding readout.
     """
-    from ase_phonongnn.data import default_model_paths, default_spread_scale
+    from _common import shipped_committee
+
     from ase_phonongnn.model import load_model
     from ase_phonongnn.predict import Committee
 
     options = {} if dtype == torch.float32 else {"dtype": dtype}
-    paths = default_model_paths()
+    paths, spread_scale = shipped_committee()
     models = [load_model(p, device=device, **options) for p in paths]
     keep = [
         k
@@ -89,7 +90,7 @@ def committee(device: str, dtype: torch.dtype, local: bool = False) -> Any:
         if not local or m.config.readout != "tight-binding"
     ]
     return Committee(
-        [models[k] for k in keep], [str(paths[k]) for k in keep], default_spread_scale()
+        [models[k] for k in keep], [str(paths[k]) for k in keep], spread_scale
     )
 
 

@@ -155,11 +155,12 @@ def model_operators(net: Any, batch: Any, name: str, what: str, prefix: Path) ->
 
 def shipped_member(out: Path) -> None:
     """Operator tables of one shipped member on one default CPU batch."""
-    from ase_phonongnn.data import default_model_paths
+    from _common import shipped_committee
+
     from ase_phonongnn.model import load_model
     from ase_phonongnn.predict import ATOMS_PER_BATCH
 
-    net = load_model(default_model_paths()[0])
+    net = load_model(shipped_committee()[0][0])
     frames = frames_40(ATOMS_PER_BATCH["cpu"] // 40)
     model_operators(
         net,

@@ -2,7 +2,7 @@
 
 What ships: the default committee (``ase_phonongnn/data/default-model*``,
 loaded as ``PhononGNNCalc()`` loads it) and one member of it (the first
-path of :func:`~ase_phonongnn.data.default_model_paths`). Two versions of
+path of the shipped committee's manifest). Two versions of
 the package run side by side in one run: this checkout ("now") and a frozen
 copy of an earlier commit ("before", a ``git worktree`` given by
 ``--baseline``), each in a worker process of its own (``PYTHONPATH`` set to
@@ -95,12 +95,13 @@ def write_frames(folder: Path, n_frames: int, cells: list[int]) -> dict[str, str
 # -- worker: one version of the package --------------------------------------
 def calculators() -> dict[str, Any]:
     """Return the committee and one member, loaded as ``PhononGNNCalc()`` does."""
+    from _common import shipped_committee
+
     from ase_phonongnn import PhononGNNCalc
-    from ase_phonongnn.data import default_model_paths
 
     return {
         "committee": PhononGNNCalc(),
-        "member": PhononGNNCalc(default_model_paths()[0]),
+        "member": PhononGNNCalc(shipped_committee()[0][0]),
     }
 
 
