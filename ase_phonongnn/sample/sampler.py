@@ -31,10 +31,10 @@ exactly, centre-of-mass fluctuation included.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import phonopy
@@ -53,7 +53,7 @@ from ase_phonongnn.sample._phonopy import (
     make_phonopy,
     to_ase_atoms,
 )
-from ase_phonongnn.sample.config import SamplingConfig
+from ase_phonongnn.sample.config import METHODS, SamplingConfig
 from ase_phonongnn.sample.modes import CommensurateModes, ImaginaryPolicy, Statistics
 from ase_phonongnn.sample.zg import special_displacement
 
@@ -327,27 +327,7 @@ class PhononSampler:
         config: SamplingConfig,
         rng: np.random.Generator,
     ) -> NDArray[np.float64]:
-        n_atoms = len(self._supercell)
-        if config.method == "random":
-            assert config.amplitude is not None  # validated by SamplingConfig
-            return config.amplitude * rng.uniform(-1.0, 1.0, size=(n, n_atoms, 3))
-        modes = self._displacement_modes(temperature, config)
-        if config.method == "paper":
-            zeta: NDArray[np.float64] = np.sqrt(np.einsum("mja,mja->ja", modes, modes))
-            return zeta * rng.uniform(-1.0, 1.0, size=(n, n_atoms, 3))
-        if config.method == "zg":
-            numbers = self._supercell.numbers
-            return np.array(
-                [special_displacement(modes, numbers, rng) for _ in range(n)]
-            )
-        # u = M^-1/2 E diag(σ) E^T ξ with ξ ~ N(0, 1) in all 3N directions: the
-        # symmetric square root of the covariance, so that a seed gives the same
-        # snapshots whatever basis the eigensolver picks in degenerate subspaces.
-        eigenvectors = self.modes.eigenvectors[self._used(config)]
-        xi = rng.standard_normal((n, 3 * n_atoms))
-        normal = xi @ eigenvectors.reshape(eigenvectors.shape[0], -1).T
-        u: NDArray[np.float64] = normal @ modes.reshape(modes.shape[0], -1)
-        return u.reshape(n, n_atoms, 3)
+        return SAMPLING_METHODS[config.method](self, temperature, n, config, rng)
 
     def _used(self, config: SamplingConfig) -> NDArray[np.bool_]:
         return self.modes.effective(config.imaginary)[1]
@@ -430,3 +410,85 @@ def _check_temperature(temperature: float) -> float:
     if not np.isfinite(value) or value < 0:
         raise ValueError(f"temperature must be >= 0 in K (got {temperature})")
     return value
+
+
+# -- the sampling methods: method name -> displacements (n, n_atoms, 3) in Å --
+
+Drawer = Callable[
+    [PhononSampler, float, int, SamplingConfig, np.random.Generator],
+    NDArray[np.float64],
+]
+
+
+def _draw_random(
+    sampler: PhononSampler,
+    temperature: float,
+    n: int,
+    config: SamplingConfig,
+    rng: np.random.Generator,
+) -> NDArray[np.float64]:
+    """Eq. 2: u = ε·a, ε ~ U[−1, 1] per atom and direction."""
+    assert config.amplitude is not None  # validated by SamplingConfig
+    n_atoms = len(sampler._supercell)
+    return config.amplitude * rng.uniform(-1.0, 1.0, size=(n, n_atoms, 3))
+
+
+def _draw_paper(
+    sampler: PhononSampler,
+    temperature: float,
+    n: int,
+    config: SamplingConfig,
+    rng: np.random.Generator,
+) -> NDArray[np.float64]:
+    """Eq. 3: u = ε·ζ, ζ the site-projected thermal amplitude."""
+    modes = sampler._displacement_modes(temperature, config)
+    zeta: NDArray[np.float64] = np.sqrt(np.einsum("mja,mja->ja", modes, modes))
+    n_atoms = len(sampler._supercell)
+    return zeta * rng.uniform(-1.0, 1.0, size=(n, n_atoms, 3))
+
+
+def _draw_zg(
+    sampler: PhononSampler,
+    temperature: float,
+    n: int,
+    config: SamplingConfig,
+    rng: np.random.Generator,
+) -> NDArray[np.float64]:
+    """Zacharias–Giustino special displacements."""
+    modes = sampler._displacement_modes(temperature, config)
+    numbers = sampler._supercell.numbers
+    return np.array([special_displacement(modes, numbers, rng) for _ in range(n)])
+
+
+def _draw_normal_mode(
+    sampler: PhononSampler,
+    temperature: float,
+    n: int,
+    config: SamplingConfig,
+    rng: np.random.Generator,
+) -> NDArray[np.float64]:
+    """Correlated Gaussian displacements over every commensurate mode.
+
+    u = M^-1/2 E diag(σ) E^T ξ with ξ ~ N(0, 1) in all 3N directions: the
+    symmetric square root of the covariance, so that a seed gives the same
+    snapshots whatever basis the eigensolver picks in degenerate subspaces.
+    """
+    modes = sampler._displacement_modes(temperature, config)
+    n_atoms = len(sampler._supercell)
+    eigenvectors = sampler.modes.eigenvectors[sampler._used(config)]
+    xi = rng.standard_normal((n, 3 * n_atoms))
+    normal = xi @ eigenvectors.reshape(eigenvectors.shape[0], -1).T
+    u: NDArray[np.float64] = normal @ modes.reshape(modes.shape[0], -1)
+    return u.reshape(n, n_atoms, 3)
+
+
+#: The sampling methods by name (the names of :data:`METHODS`); a new method
+#: is a drawer here and its name in :data:`METHODS`.
+SAMPLING_METHODS: Final[dict[str, Drawer]] = {
+    "paper": _draw_paper,
+    "normal-mode": _draw_normal_mode,
+    "zg": _draw_zg,
+    "random": _draw_random,
+}
+if set(SAMPLING_METHODS) != set(METHODS):  # pragma: no cover - a programming error
+    raise ImportError("SAMPLING_METHODS and METHODS name different methods")
