@@ -25,6 +25,7 @@ from ase_phonongnn.graph import build_graph, build_graphs
 from ase_phonongnn.label.labels import hydrostatic_stress
 from ase_phonongnn.model import GraphModel, is_model_name, load_model, named_model
 from ase_phonongnn.model._io import resolve_dtype
+from ase_phonongnn.model._manifest import named_member
 from ase_phonongnn.predict._errors import (
     DeviceUnavailableError,
     UnsupportedElementError,
@@ -168,7 +169,8 @@ def load_models(
             models.append(member.to(device=device, dtype=floating).eval())
             sources.append(f"<{type(member).__name__} {member.config.model!r}>")
         elif isinstance(member, str | os.PathLike):
-            path = Path(member)
+            shipped = named_member(member) if isinstance(member, str) else None
+            path = shipped or Path(member)
             if not path.is_file():
                 raise FileNotFoundError(
                     f"no model file at {path}; give a model saved by "

@@ -113,3 +113,14 @@ def test_a_missing_member_says_so(shipped_copy: Path) -> None:
     named_model(directory=shipped_copy).members[1].unlink()
     with pytest.raises(ModelManifestError, match="is missing"):
         named_model("gfn2-xtb", shipped_copy)
+
+
+def test_a_committee_member_by_name_equals_its_file():
+    from ase_phonongnn.structures import antiperovskite
+
+    atoms = antiperovskite("Br")
+    atoms.positions[1] += 0.05
+    by_name = PhononGNNCalc("gfn2-xtb:2").get_potential_energy(atoms.copy())
+    member = named_model("gfn2-xtb").members[2]
+    by_file = PhononGNNCalc(member).get_potential_energy(atoms.copy())
+    assert by_name == by_file
