@@ -31,6 +31,7 @@ from ase.units import Bohr, Hartree, kB
 
 from ase_phonongnn import keys
 from ase_phonongnn.errors import LabelError
+from ase_phonongnn.label.labels import counted_band_edges
 
 #: SCF settings tried in order until one converges. The first rung is tblite's
 #: default; damping the Broyden mixer is what converges difficult snapshots
@@ -245,14 +246,4 @@ def closed_shell_edges(
         ε[n_el/2 − 1] and ε[n_el/2] of the sorted energies, in eV.
     """
     n_electrons = round(float(np.sum(occupations)))
-    if n_electrons % 2:
-        raise LabelError(
-            f"band edges need a closed-shell system (got {n_electrons} electrons)"
-        )
-    energies = np.sort(np.asarray(orbital_energies, dtype=float))
-    homo = n_electrons // 2 - 1
-    if homo < 0 or homo + 1 >= energies.size:
-        raise LabelError(
-            f"cannot place {n_electrons} electrons in {energies.size} orbitals"
-        )
-    return float(energies[homo]), float(energies[homo + 1])
+    return counted_band_edges(np.asarray(orbital_energies)[None, :], n_electrons)
