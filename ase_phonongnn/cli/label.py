@@ -133,18 +133,20 @@ def _read_input(path: Path) -> list[Atoms]:
     return snapshots
 
 
-def read_structures(path: Path) -> list[Atoms]:
+def read_structures(path: Path, option: str = "INPUT") -> list[Atoms]:
     """Read every structure of an ``ase.io`` file, or raise a user error."""
     import ase.io
 
+    if not path.is_file():
+        raise UserInputError(f"{option} {path}: no such file")
     if path.stat().st_size == 0:
-        raise UserInputError(f"INPUT {path} is empty; give a file of structures")
+        raise UserInputError(f"{option} {path} is empty; give a file of structures")
     try:
         return list(ase.io.iread(path, index=":"))
     except Exception as err:  # ase.io's readers raise many types on bad files
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise UserInputError(
-            f"INPUT {path}: ase.io cannot read it ({type(err).__name__}: {first}); "
+            f"{option} {path}: ase.io cannot read it ({type(err).__name__}: {first}); "
             "give an .extxyz (or another ase.io format) or a .h5 store"
         ) from err
 

@@ -14,6 +14,11 @@ from ase_phonongnn.cli._inputs import checked_options, phonopy_input
 from ase_phonongnn.data import MATERIALS, resolve_force_constants
 from ase_phonongnn.errors import UserInputError
 from ase_phonongnn.sample import METHODS, PhononSampler, SamplingConfig
+from ase_phonongnn.sample.off_ensemble import (
+    OFF_ENSEMBLE_KINDS,
+    OffEnsembleConfig,
+    off_ensemble_snapshots,
+)
 
 #: Share of the machine's memory the snapshots of one run may take.
 MEMORY_SHARE: Final = 0.5
@@ -29,16 +34,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"({', '.join(MATERIALS)})",
     )
     parser.add_argument(
-        "--temperature", "-T", type=float, nargs="+", required=True, help="K"
+        "--temperature",
+        "-T",
+        type=float,
+        nargs="+",
+        default=None,
+        help="K (every method but off-ensemble)",
     )
     parser.add_argument(
-        "--n-snapshots", "-n", type=int, required=True, help="snapshots per temperature"
+        "--n-snapshots",
+        "-n",
+        type=int,
+        required=True,
+        help="snapshots per temperature (off-ensemble: per kind)",
     )
     parser.add_argument(
         "--method",
-        choices=(*METHODS, "md"),
+        choices=(*METHODS, "md", "off-ensemble"),
         default="normal-mode",
-        help="md: Langevin MD from the ideal supercell with --calculator",
+        help="md: Langevin MD from the ideal supercell with --calculator; "
+        "off-ensemble: small displacements, strains and close contacts about "
+        "the ideal supercell (or --references)",
     )
     parser.add_argument(
         "--amplitude", type=float, default=None, help="a in Å (random method)"
@@ -85,6 +101,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="steps between snapshots (default: the measured decorrelation time)",
     )
 
+    off = parser.add_argument_group("off-ensemble method")
+    off.add_argument(
+        "--references",
+        type=Path,
+        default=None,
+        help="structures (any ase.io format) to draw about, e.g. relaxed ones; "
+        "default: the ideal supercell",
+    )
+    off.add_argument(
+        "--kinds",
+        nargs="+",
+        choices=tuple(OFF_ENSEMBLE_KINDS),
+        default=tuple(OFF_ENSEMBLE_KINDS),
+        help="default: all",
+    )
+    off.add_argument(
+        "--max-strain",
+        type=float,
+        default=OffEnsembleConfig.strain,
+        help=f"largest isotropic strain (default {OffEnsembleConfig.strain})",
+    )
+    off.add_argument(
+        "--contact",
+        type=float,
+        default=OffEnsembleConfig.contact,
+        help=f"shortest contact, Å (default {OffEnsembleConfig.contact})",
+    )
+
 
 def run(args: argparse.Namespace) -> int:
     """Sample and write the snapshots."""
@@ -92,6 +136,16 @@ def run(args: argparse.Namespace) -> int:
     if args.n_snapshots < 1:
         raise UserInputError(
             f"--n-snapshots must be at least 1 (got {args.n_snapshots})"
+        )
+    if args.method == "off-ensemble":
+        check_memory(len(sampler.supercell), args.n_snapshots * len(args.kinds))
+        snapshots = _off_ensemble_snapshots(sampler.supercell, args)
+        write_snapshots(snapshots, args.out)
+        print(f"wrote {len(snapshots)} snapshots to {args.out}")
+        return 0
+    if args.temperature is None:
+        raise UserInputError(
+            f"--temperature is required with --method {args.method}, e.g. -T 300"
         )
     check_memory(len(sampler.supercell), args.n_snapshots * len(args.temperature))
     for temperature in args.temperature:
@@ -205,6 +259,25 @@ def _md_snapshots(supercell: Atoms, args: argparse.Namespace) -> list[Atoms]:
         config,
         seed=args.seed,
         calculator_name=name,
+    )
+
+
+def _off_ensemble_snapshots(supercell: Atoms, args: argparse.Namespace) -> list[Atoms]:
+    from ase_phonongnn.cli.label import read_structures
+
+    references = [supercell]
+    if args.references is not None:
+        references = read_structures(args.references, "--references")
+        for reference in references:
+            if len(reference) != len(supercell):
+                raise UserInputError(
+                    f"--references: structures of {len(reference)} atoms, the "
+                    f"supercell has {len(supercell)}; give relaxed supercells"
+                )
+    with checked_options("--max-strain", "--contact"):
+        config = OffEnsembleConfig(strain=args.max_strain, contact=args.contact)
+    return off_ensemble_snapshots(
+        references, args.n_snapshots, args.kinds, config, seed=args.seed
     )
 
 

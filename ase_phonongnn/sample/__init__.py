@@ -6,6 +6,11 @@ from ase_phonongnn.sample.config import METHODS, SamplingConfig
 from ase_phonongnn.sample.force_constants import compute_force_constants, save_phonopy
 from ase_phonongnn.sample.md import MDSamplingConfig, decorrelation_lag, md_snapshots
 from ase_phonongnn.sample.modes import CommensurateModes, ImaginaryPolicy
+from ase_phonongnn.sample.off_ensemble import (
+    OFF_ENSEMBLE_KINDS,
+    OffEnsembleConfig,
+    off_ensemble_snapshots,
+)
 from ase_phonongnn.sample.plots import (
     DispersionBands,
     dispersion_bands,
@@ -28,12 +33,14 @@ from ase_phonongnn.sample.zg import special_displacement
 
 __all__ = [
     "METHODS",
+    "OFF_ENSEMBLE_KINDS",
     "CommensurateModes",
     "DispersionBands",
     "DynaPhoPyError",
     "ImaginaryPolicy",
     "MDRenormalisationResult",
     "MDSamplingConfig",
+    "OffEnsembleConfig",
     "PhononSampler",
     "SamplingConfig",
     "compute_force_constants",
@@ -42,6 +49,7 @@ __all__ = [
     "draw_dispersions",
     "md_snapshots",
     "md_supercell",
+    "off_ensemble_snapshots",
     "plot_dispersions",
     "renormalise_from_trajectory",
     "save_phonopy",

@@ -73,3 +73,20 @@ def test_md_method_with_the_shipped_committee(tmp_path) -> None:
     # 40 fs of MD at 300 K moves atoms, by far less than a bond
     u = frames[1].positions - frames[0].positions
     assert 1e-3 < np.abs(u).max() < 1.0
+
+
+def test_off_ensemble_method_needs_no_temperature(tmp_path) -> None:
+    out = tmp_path / "off.extxyz"
+    argv = ["sample", "Ag3SBr", "--method", "off-ensemble", "-n", "2", "--seed", "1"]
+    assert main([*argv, "--kinds", "strain", "contact", "--out", str(out)]) == 0
+    snaps = ase.io.read(out, ":")
+    assert [s.info["off_ensemble_kind"] for s in snaps] == ["strain"] * 2 + [
+        "contact"
+    ] * 2
+    assert all(s.info[keys.METHOD] == "off-ensemble" for s in snaps)
+
+
+def test_other_methods_need_a_temperature(tmp_path, capsys) -> None:
+    argv = ["sample", "Ag3SBr", "-n", "2", "--out", str(tmp_path / "x.extxyz")]
+    assert main(argv) == 2
+    assert "--temperature is required" in capsys.readouterr().err
