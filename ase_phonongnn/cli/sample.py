@@ -234,7 +234,7 @@ def check_displacements(supercell: Atoms, snapshots: list[Atoms]) -> None:
 
 def _md_snapshots(supercell: Atoms, args: argparse.Namespace) -> list[Atoms]:
     from ase_phonongnn.cli._calculators import calculator_factory
-    from ase_phonongnn.sample.md import MDSamplingConfig, md_snapshots
+    from ase_phonongnn.sample.md import MDCollapseError, MDSamplingConfig, md_snapshots
 
     if min(args.temperature) <= 0:
         raise UserInputError("--method md needs --temperature > 0 K")
@@ -251,15 +251,19 @@ def _md_snapshots(supercell: Atoms, args: argparse.Namespace) -> list[Atoms]:
 
     factory, name = calculator_factory(args.calculator)
     calculator = factory()
-    return md_snapshots(
-        supercell,
-        calculator,
-        args.temperature,
-        args.n_snapshots,
-        config,
-        seed=args.seed,
-        calculator_name=name,
-    )
+    try:
+        return md_snapshots(
+            supercell,
+            calculator,
+            args.temperature,
+            args.n_snapshots,
+            config,
+            seed=args.seed,
+            calculator_name=name,
+        )
+    except MDCollapseError as err:
+        message = str(err).replace("the time step", "--timestep")
+        raise UserInputError(f"--timestep / --calculator: {message}") from err
 
 
 def _off_ensemble_snapshots(supercell: Atoms, args: argparse.Namespace) -> list[Atoms]:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from ase_phonongnn.sample.config import METHODS, SamplingConfig
 from ase_phonongnn.sample.force_constants import compute_force_constants, save_phonopy
-from ase_phonongnn.sample.md import MDSamplingConfig, decorrelation_lag, md_snapshots
+from ase_phonongnn.sample.md import (
+    MDCollapseError,
+    MDSamplingConfig,
+    decorrelation_lag,
+    md_snapshots,
+)
 from ase_phonongnn.sample.modes import CommensurateModes, ImaginaryPolicy
 from ase_phonongnn.sample.off_ensemble import (
     OFF_ENSEMBLE_KINDS,
@@ -38,6 +43,7 @@ __all__ = [
     "DispersionBands",
     "DynaPhoPyError",
     "ImaginaryPolicy",
+    "MDCollapseError",
     "MDRenormalisationResult",
     "MDSamplingConfig",
     "OffEnsembleConfig",

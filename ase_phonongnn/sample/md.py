@@ -29,6 +29,7 @@ from ase.calculators.calculator import BaseCalculator
 from ase.constraints import FixCom
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.neighborlist import neighbor_list
 from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
@@ -177,6 +178,12 @@ def md_snapshots(
         ``method`` ("md"), ``temperature``, ``seed``, the time step, friction,
         interval, measured decorrelation time, equilibration steps and
         calculator; the centre of mass is kept where ``atoms`` has it.
+
+    Raises
+    ------
+    MDCollapseError
+        Where the run reaches non-finite positions or two atoms closer than
+        0.5 Å (checked every 10 steps).
     """
     config = config or MDSamplingConfig()
     temperature_list = [float(t) for t in np.atleast_1d(temperatures)]
@@ -209,6 +216,37 @@ def md_snapshots(
             provenance={keys.SEED: seed, CALCULATOR: name},
         )
     return snapshots
+
+
+#: Closest approach (Å) below which an MD run has left the potential's domain.
+COLLAPSE_DISTANCE = 0.5
+
+
+class MDCollapseError(RuntimeError):
+    """An MD run reached a non-finite state or atoms closer than 0.5 Å."""
+
+
+def _check_physical(
+    system: Atoms, temperature: float, step: int, timestep: float
+) -> None:
+    """Raise :class:`MDCollapseError` where the run has fallen into a hole."""
+    positions = system.get_positions(wrap=False)
+    finite = bool(np.isfinite(positions).all())
+    closest = float("nan")
+    if finite:
+        distances = neighbor_list("d", system, COLLAPSE_DISTANCE)
+        closest = float(distances.min()) if distances.size else float("inf")
+    if not finite or closest < COLLAPSE_DISTANCE:
+        where = (
+            "non-finite positions" if not finite else f"a contact of {closest:.2f} Å"
+        )
+        raise MDCollapseError(
+            f"MD at {temperature:g} K reached {where} at step {step} "
+            f"({step * timestep:g} fs): the run collapsed (a time step too long "
+            "for the potential, or a hole in it); lower the time step, or use a "
+            "potential with short-range repulsion (ModelConfig(repulsion='zbl')) "
+            "trained off the thermal ensemble"
+        )
 
 
 def _run(
@@ -245,6 +283,7 @@ def _run(
         for chunk in np.diff(np.r_[0:steps:10, steps]):
             dynamics.run(int(chunk))
             bar.update(int(chunk))
+            _check_physical(system, temperature, dynamics.nsteps, config.timestep)
 
     advance(config.equilibration)
     interval = config.interval

@@ -14,6 +14,7 @@ from ase_phonongnn import keys
 from ase_phonongnn.sample.md import (
     DECORRELATION_FS,
     INTERVAL_STEPS,
+    MDCollapseError,
     MDSamplingConfig,
     decorrelation_lag,
     md_snapshots,
@@ -93,3 +94,17 @@ def test_bad_input_is_one_clear_error(cu_sampler, kwargs, message):
         md_snapshots(cu_sampler.supercell, EMT, progress=False, **arguments)
     with pytest.raises(ValueError, match="timestep"):
         MDSamplingConfig(timestep=0)
+
+
+def test_a_collapsing_run_is_an_error_not_snapshots(cu_sampler):
+    # EMT copper at 1000 K with a 40 fs step: atoms run into each other
+    config = MDSamplingConfig(
+        timestep=40.0, friction=0.01, equilibration=200, pilot=10, interval=5
+    )
+    with pytest.raises(MDCollapseError, match=r"collapsed.*lower the time step"):
+        md_snapshots(cu_sampler.supercell, EMT(), 1000, 2, config, seed=1)
+    # the same run at 5 fs stays physical
+    config = MDSamplingConfig(
+        timestep=5.0, friction=0.01, equilibration=200, pilot=10, interval=5
+    )
+    assert len(md_snapshots(cu_sampler.supercell, EMT(), 1000, 2, config, seed=1)) == 2
