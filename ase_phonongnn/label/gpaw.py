@@ -39,7 +39,11 @@ from typing import Any, ClassVar, Final
 
 import numpy as np
 from ase import Atoms
-from ase.calculators.calculator import Calculator, all_changes
+from ase.calculators.calculator import (
+    Calculator,
+    PropertyNotImplementedError,
+    all_changes,
+)
 from ase.units import GPa
 
 from ase_phonongnn import keys
@@ -213,17 +217,35 @@ class GPAWPBEsol(Calculator):
         properties: list[str] | None = None,
         system_changes: list[str] = all_changes,
     ) -> None:
-        """Run GPAW on the structure (ASE calculator protocol)."""
-        super().calculate(  # type: ignore[no-untyped-call]
-            atoms, properties or [keys.ENERGY], system_changes
-        )
+        """Run GPAW on the structure (ASE calculator protocol).
+
+        One SCF gives energy, forces, band gap and VBM (and GPAW's stress in
+        modes that have one). In LCAO the hydrostatic stress takes two more
+        SCFs on strained cells, run only when it is asked for, so that
+        forces alone (phonons, renormalisation, relaxations) cost one SCF.
+        """
+        properties = list(properties or [keys.ENERGY])
+        if system_changes or keys.ENERGY not in self.results:
+            super().calculate(  # type: ignore[no-untyped-call]
+                atoms, properties, system_changes
+            )
+            self._single_point()
+        if keys.HYDROSTATIC_STRESS in properties and (
+            keys.HYDROSTATIC_STRESS not in self.results
+        ):
+            self._strain_stress()
+
+    def _structure(self) -> Atoms:
         assert self.atoms is not None  # set by the base class
-        structure = Atoms(
+        return Atoms(
             self.atoms.numbers,
             self.atoms.positions,
             cell=self.atoms.cell,
             pbc=self.atoms.pbc,
         )
+
+    def _single_point(self) -> None:
+        structure = self._structure()
         dft = self._new_gpaw()
         structure.calc = dft
         energy = float(structure.get_potential_energy())
@@ -238,21 +260,26 @@ class GPAWPBEsol(Calculator):
         self.used_settings = {
             "paw_datasets": paw_datasets(structure.numbers, self.gpaw_parameters),
         }
-        if not structure.pbc.all():
-            return
-        if self._mode() != "lcao":
+        if structure.pbc.all() and self._mode() != "lcao":
             stress = np.asarray(structure.get_stress(voigt=True), dtype=np.float64)
             self.results[keys.STRESS] = stress
             self.results[keys.HYDROSTATIC_STRESS] = float(hydrostatic_stress(stress))
             self.used_settings["hydrostatic_stress"] = "GPAW stress tensor"
-        elif self.strain is not None:
-            self.results[keys.HYDROSTATIC_STRESS] = strain_hydrostatic_stress(
-                structure, self._new_gpaw, self.strain
+
+    def _strain_stress(self) -> None:
+        structure = self._structure()
+        if not structure.pbc.all() or self.strain is None:
+            raise PropertyNotImplementedError(
+                "the hydrostatic stress needs a periodic structure and strain "
+                f"(got pbc={structure.pbc.tolist()}, strain={self.strain})"
             )
-            self.used_settings["hydrostatic_stress"] = {
-                "method": "central difference of the energy under isotropic strain",
-                "strain": self.strain,
-            }
+        self.results[keys.HYDROSTATIC_STRESS] = strain_hydrostatic_stress(
+            structure, self._new_gpaw, self.strain
+        )
+        self.used_settings["hydrostatic_stress"] = {
+            "method": "central difference of the energy under isotropic strain",
+            "strain": self.strain,
+        }
 
 
 def strain_hydrostatic_stress(

@@ -145,3 +145,21 @@ def test_a_smeared_small_gap_is_not_a_metal():
     assert band_edges(levels[None], occupations[None])[2]  # "metallic"
     vbm, cbm = counted_band_edges(levels, 6)
     assert (vbm, cbm) == (0.0, 0.1)
+
+
+def test_forces_alone_leave_the_strained_runs_out():
+    """Phonons and relaxations ask for forces: σh (two more SCFs) waits until asked.
+
+    Asked for afterwards, σh is the central difference of two fresh GPAW runs
+    on the strained cells, whatever was asked before.
+    """
+    atoms = ag3si_cell(seed=5)
+    atoms.calc = GPAWPBEsol(**SMALL, h=0.3)
+    forces = atoms.get_forces()
+    assert keys.HYDROSTATIC_STRESS not in atoms.calc.results
+    sigma = atoms.calc.get_property(keys.HYDROSTATIC_STRESS, atoms)
+    np.testing.assert_array_equal(atoms.get_forces(), forces)  # not recomputed
+    expected = strain_hydrostatic_stress(
+        atoms, lambda: GPAWPBEsol(**SMALL, h=0.3), 0.003
+    )
+    assert sigma == pytest.approx(expected, abs=1e-6)
