@@ -20,8 +20,8 @@ store="$out/phonon-Ag3SBr-check.h5"
 seed=900
 parts=()
 for t in 100 200 300 400 500 600; do
-  fc=ase_phonongnn/data/Ag3SBr_300K_params.yaml
-  [ "$t" -lt 500 ] || fc="ase_phonongnn/data/Ag3SBr_${t}K_params.yaml"
+  fc=ase_phonongnn/data/Ag3SBr_300K_params.yaml.xz
+  [ "$t" -lt 500 ] || fc="ase_phonongnn/data/Ag3SBr_${t}K_params.yaml.xz"
   f="$out/T$t-n$n.extxyz"
   [ -f "$f" ] || phonongnn sample "$fc" --method normal-mode -T "$t" -n "$n" \
     --imaginary floor:0.5 --seed "$seed" --out "$f"
