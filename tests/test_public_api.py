@@ -10,7 +10,16 @@ import pytest
 
 import ase_phonongnn
 
-SUBPACKAGES = ["sample", "label", "store", "graph", "model", "train", "explain"]
+SUBPACKAGES = [
+    "sample",
+    "label",
+    "store",
+    "graph",
+    "model",
+    "train",
+    "explain",
+    "experiment",
+]
 
 
 def test_import_does_not_import_torch() -> None:

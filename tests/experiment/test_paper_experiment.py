@@ -1,4 +1,4 @@
-"""benchmarks/paper_experiment.py end to end on two small EMT-labelled Cu stores."""
+"""phonongnn paper-experiment end to end on two small EMT-labelled Cu stores."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import importlib
 import json
 import math
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
 from ase_phonongnn import keys
+from ase_phonongnn.cli.main import main
+from ase_phonongnn.experiment import ResultsFile
 from ase_phonongnn.label import label_snapshots
 from ase_phonongnn.store import SnapshotStore
 
@@ -42,12 +43,17 @@ OPTIONS = [
 ]  # fmt: skip
 
 
+class Verb:
+    """``phonongnn paper-experiment`` called with its options."""
+
+    @staticmethod
+    def main(argv: list[str]) -> int:
+        return main(["paper-experiment", *argv])
+
+
 @pytest.fixture(scope="module")
-def script():
-    """The benchmark script as a module (its helpers live next to it)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(BENCHMARKS))
-        yield importlib.import_module("paper_experiment")
+def script() -> Verb:
+    return Verb()
 
 
 @pytest.fixture(scope="module")
@@ -175,8 +181,9 @@ def test_a_second_run_resumes_without_training(script, experiment, capsys):
     assert after["curves"] == json.loads(before)["curves"]
     # other data, same output: refused instead of mixing results
     argv = [*experiment["argv"], "--n-test", "6"]
-    assert script.main(argv) == 1
-    assert "--fresh" in capsys.readouterr().err
+    assert script.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("phonongnn paper-experiment: error:") and "--fresh" in err
 
 
 def test_a_grown_store_resumes_on_the_recorded_structures(
@@ -209,14 +216,35 @@ def test_a_grown_store_resumes_on_the_recorded_structures(
 
 def test_missing_store_is_a_one_line_error(script, tmp_path, capsys):
     argv = ["--phonon", str(tmp_path / "none.h5"), "--out", str(tmp_path), "--quick"]
-    assert script.main(argv) == 1
+    assert script.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "no phonon dataset at" in err and err.count("\n") == 1
+    assert not any(tmp_path.iterdir())
+
+
+def test_bad_settings_are_a_one_line_error(script, tmp_path, capsys):
+    argv = ["--out", str(tmp_path), "--sizes", "0", "--quick"]
+    assert script.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("phonongnn paper-experiment: error:") and "sizes" in err
+
+
+def test_the_benchmark_script_is_the_verb_writing_into_benchmarks_results(
+    tmp_path, capsys
+):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(BENCHMARKS))
+        wrapper = importlib.import_module("paper_experiment")
+    assert wrapper.OUT == BENCHMARKS / "results" / "paper_experiment"
+    argv = ["--phonon", str(tmp_path / "none.h5"), "--out", str(tmp_path), "--quick"]
+    assert wrapper.main(argv) == 2
     assert "no phonon dataset at" in capsys.readouterr().err
-    assert sys.modules["paper_experiment"] is script
+    with pytest.raises(SystemExit):
+        wrapper.main(["--help"])
+    assert "phonongnn paper-experiment" in capsys.readouterr().out
 
 
 def test_results_shared_by_two_writers_keep_both_records(script, tmp_path):
-    from _paper_experiment.results import ResultsFile
-
     setup = {"target": "band_gap", "models": {"ours": {"width": 64}}}
     path = tmp_path / "results.json"
     first = ResultsFile(path, setup)
@@ -238,8 +266,6 @@ def test_results_shared_by_two_writers_keep_both_records(script, tmp_path):
 
 
 def test_results_resume_across_a_setting_added_at_its_default(script, tmp_path):
-    from _paper_experiment.results import ResultsFile
-
     from ase_phonongnn.train import TrainConfig
 
     train_config = {"max_epochs": 200, "learning_rate": 1e-3}

@@ -17,6 +17,8 @@ import numpy as np
 from ase import Atoms
 
 from ase_phonongnn import keys
+from ase_phonongnn.errors import UserInputError
+from ase_phonongnn.experiment._config import KINDS, ExperimentConfig
 from ase_phonongnn.train import (
     Split,
     dataset_digest,
@@ -24,8 +26,6 @@ from ase_phonongnn.train import (
     retried_scf,
     structure_labels,
 )
-
-from .config import KINDS, ExperimentConfig
 
 _OPENERS: dict[str, Callable[..., Any]] = {
     ".gz": gzip.open,
@@ -78,14 +78,14 @@ class Dataset:
 
         Raises
         ------
-        ValueError
+        UserInputError
             If a row is no longer among the labelled structures used.
         """
         wanted = set(rows)
         keep = [k for k, row in enumerate(self.rows) if row in wanted]
         missing = wanted - {self.rows[k] for k in keep}
         if missing:
-            raise ValueError(
+            raise UserInputError(
                 f"{len(missing)} {self.kind} structures of the earlier results (store "
                 f"rows {sorted(missing)[:5]}...) are no longer labelled in "
                 f"{self.path}; pass --fresh to start over, or another --out"
@@ -114,7 +114,7 @@ def load_dataset(
     ------
     FileNotFoundError
         If there is no file at ``path``.
-    ValueError
+    UserInputError
         If no structure has a ``target`` label.
     """
     if not path.is_file():
@@ -132,7 +132,7 @@ def load_dataset(
     counts["unlabelled_target"] = len(structures) - len(keep)
     keep = [k for k in keep if not retried[k]]
     if not keep:
-        raise ValueError(
+        raise UserInputError(
             f"no {kind} structure in {path} has a {target!r} label; choose another "
             f"--target (valid: {', '.join(keys.TARGETS)})"
         )
@@ -166,7 +166,7 @@ def _store_rows(path: Path, n_done: int) -> tuple[dict[str, int], list[int]]:
         counts = {s: int(store.counts().get(s, 0)) for s in keys.STATUSES}
         rows = [int(r) for r in store.indices(keys.DONE)]
     if len(rows) != n_done:
-        raise ValueError(
+        raise UserInputError(
             f"{path} changed while it was read ({len(rows)} done rows against "
             f"{n_done} structures); run again"
         )
@@ -248,7 +248,7 @@ def build_layout(datasets: Mapping[str, Dataset], config: ExperimentConfig) -> L
 
     Raises
     ------
-    ValueError
+    UserInputError
         If a kind has too few structures for its test set and a training set
         of one with its validation set.
     """
@@ -258,7 +258,7 @@ def build_layout(datasets: Mapping[str, Dataset], config: ExperimentConfig) -> L
     for kind in KINDS:
         start, n = len(structures), len(datasets[kind].structures)
         if n < config.n_test + 2:
-            raise ValueError(
+            raise UserInputError(
                 f"the {kind} dataset has {n} labelled structures, too few for a "
                 f"test set of {config.n_test} and a training set; lower --n-test "
                 "or label more snapshots"
@@ -288,7 +288,7 @@ def clip_sizes(layout: Layout, config: ExperimentConfig) -> tuple[list[int], str
     pool = min(len(layout.pools[kind]) for kind in KINDS)
     top = largest_size(pool, config)
     if top < 1:
-        raise ValueError(
+        raise UserInputError(
             f"only {pool} structures outside the test sets: too few for a training "
             "and a validation set; lower --n-test or label more snapshots"
         )

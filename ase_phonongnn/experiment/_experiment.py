@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -9,17 +10,29 @@ from typing import Any
 from torch_geometric.data import Data
 
 from ase_phonongnn import keys
+from ase_phonongnn.experiment._config import KINDS, ExperimentConfig
+from ase_phonongnn.experiment._data import (
+    Layout,
+    build_layout,
+    clip_sizes,
+    load_dataset,
+)
+from ase_phonongnn.experiment._plots import plot_curves, plot_table_parity
+from ase_phonongnn.experiment._report import curve_lines, table_lines, verdict
+from ase_phonongnn.experiment._results import ResultsFile, recorded_rows
+from ase_phonongnn.experiment._runs import (
+    curve_run,
+    n_labelled,
+    table_run,
+    table_split,
+    target_graphs,
+)
 from ase_phonongnn.model import MODEL_KEYS
 from ase_phonongnn.train import labelled_graphs
 
-from .config import KINDS, ExperimentConfig
-from .data import Layout, build_layout, clip_sizes, load_dataset
-from .plots import plot_curves, plot_table_parity
-from .report import curve_lines, table_lines, verdict
-from .results import ResultsFile, recorded_rows
-from .runs import curve_run, n_labelled, table_run, table_split, target_graphs
-
 Log = Callable[[str], None]
+
+_log = logging.getLogger(__name__)
 
 
 def run_experiment(
@@ -28,7 +41,7 @@ def run_experiment(
     curves: bool = True,
     table: bool = True,
     fresh: bool = False,
-    log: Log = print,
+    log: Log | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the experiment and write its results into ``config.out``.
 
@@ -46,13 +59,17 @@ def run_experiment(
         run resumes on the structures the earlier one used (the store rows
         its results record), however much the stores have grown since.
     log
-        Where progress and the summary go.
+        Where progress and the summary go, a line at a time (default: the
+        ``ase_phonongnn.experiment`` logger at level INFO; ``phonongnn
+        paper-experiment`` prints them).
 
     Returns
     -------
     dict
         The content of results.json.
     """
+    if log is None:
+        log = _log.info
     datasets = {
         kind: load_dataset(
             kind,

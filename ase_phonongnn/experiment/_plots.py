@@ -11,10 +11,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ase_phonongnn import keys
+from ase_phonongnn.experiment._config import KINDS, TARGET_ORDER, TEST_KINDS
+from ase_phonongnn.experiment._report import curve_stats
 from ase_phonongnn.train import plot_parity
-
-from .config import KINDS, TARGET_ORDER, TEST_KINDS
-from .report import curve_stats
 
 _COLOURS = {"phonon": "tab:blue", "random": "tab:orange"}
 _STYLES = ("-", "--", ":", "-.")

@@ -123,19 +123,21 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         for name in ("phonon", "random", "out"):
             object.__setattr__(self, name, Path(getattr(self, name)))
-        for name, choices in (
+        one_of: tuple[tuple[str, tuple[str, ...]], ...] = (
             ("target", keys.TARGETS),
             ("table_data", (*KINDS, "combined")),
-        ):
+        )
+        for name, choices in one_of:
             if getattr(self, name) not in choices:
                 raise ValueError(
                     f"{name} must be one of {', '.join(choices)} "
                     f"(got {getattr(self, name)!r})"
                 )
-        for name, choices in (
+        distinct: tuple[tuple[str, tuple[str, ...]], ...] = (
             ("table_targets", keys.TARGETS),
             ("models", MODEL_KEYS),
-        ):
+        )
+        for name, choices in distinct:
             values = tuple(getattr(self, name))
             bad = [v for v in values if v not in choices]
             if bad or len(set(values)) != len(values):

@@ -10,11 +10,10 @@ from typing import Any
 import numpy as np
 from torch_geometric.data import Data
 
+from ase_phonongnn.experiment._config import KINDS, ExperimentConfig
+from ase_phonongnn.experiment._data import Layout, largest_size
 from ase_phonongnn.model import GraphModel
 from ase_phonongnn.train import Split, predict_graphs, regression_metrics, train
-
-from .config import KINDS, ExperimentConfig
-from .data import Layout, largest_size
 
 
 def target_graphs(

@@ -7,9 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ase_phonongnn import keys
+from ase_phonongnn.experiment._config import KINDS, TARGET_ORDER, TEST_KINDS
 from ase_phonongnn.train import LearningCurve
-
-from .config import KINDS, TARGET_ORDER, TEST_KINDS
 
 Stats = dict[int, tuple[float, float]]
 

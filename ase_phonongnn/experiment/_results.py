@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ase_phonongnn._version import __version__
+from ase_phonongnn.errors import UserInputError
 from ase_phonongnn.model import ModelConfig
 from ase_phonongnn.train import TrainConfig
 
@@ -63,7 +64,7 @@ class ResultsFile:
 
     Raises
     ------
-    ValueError
+    UserInputError
         If the file was made with another setup (and ``fresh`` is False).
     """
 
@@ -111,7 +112,9 @@ class ResultsFile:
             return
         data = json.loads(self.path.read_text())
         if data.get("format") != FORMAT:
-            raise ValueError(f"{self.path} is not a results file of this experiment")
+            raise UserInputError(
+                f"{self.path} is not a results file of this experiment"
+            )
         _check_setup(self.path, data["setup"], self.setup)
         data["setup"]["models"] = {**self.setup["models"], **data["setup"]["models"]}
         self.data = data
@@ -188,7 +191,7 @@ def _check_setup(path: Path, old: Mapping[str, Any], new: Mapping[str, Any]) -> 
         if _with_defaults(old_models[m]) != _with_defaults(new_models[m])
     ]
     if differ:
-        raise ValueError(
+        raise UserInputError(
             f"{path} holds results made with other settings or data (differ: "
             f"{', '.join(differ)}); pass --fresh to start over, or another --out"
         )
