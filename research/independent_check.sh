@@ -7,7 +7,7 @@
 #   bash research/independent_check.sh          (N=20 per temperature)
 #   N=40 bash research/independent_check.sh     (more: the store resumes)
 # Writes research/independent-check/: the samples, the labelled store and
-# metrics.json (MAE, RMSE, R² and n from ase_phonongnn.predict.evaluate, as
+# metrics.json (MAE, RMSE, R² and n from ase_phonongnn.prediction.evaluate, as
 # phonongnn evaluate prints them, on the whole store and on each
 # temperature). Re-running resumes: sampling is seeded, labelling skips what
 # the store has.
@@ -42,7 +42,7 @@ import numpy as np
 
 from ase_phonongnn import keys
 from ase_phonongnn.model import named_model
-from ase_phonongnn.predict import evaluate
+from ase_phonongnn.prediction import evaluate
 from ase_phonongnn.store import SnapshotStore
 
 with SnapshotStore.open(sys.argv[1]) as store:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ase_phonongnn import keys
 from ase_phonongnn.data import force_constants_path, renormalised_temperatures
-from ase_phonongnn.predict import thermal_averages
+from ase_phonongnn.prediction import thermal_averages
 from ase_phonongnn.sample import PhononSampler
 
 TEMPERATURES = (0.0, 100.0, 200.0, 300.0, 400.0, 500.0, 600.0)

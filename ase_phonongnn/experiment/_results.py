@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import math
 import os
 import platform
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from ase_phonongnn._json import to_jsonable
 from ase_phonongnn._version import __version__
 from ase_phonongnn.errors import UserInputError
 from ase_phonongnn.model import ModelConfig
@@ -24,17 +24,6 @@ RECORD_KEYS = {
 }
 FORMAT = "ase_phonongnn paper experiment"
 FORMAT_VERSION = 1
-
-
-def finite_or_none(value: Any) -> Any:
-    """Replace NaN and infinities by None, recursively, for strict JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite_or_none(v) for v in value]
-    return value
 
 
 def merged(old: Any, new: Any) -> Any:
@@ -70,7 +59,7 @@ class ResultsFile:
 
     def __init__(self, path: Path, setup: Mapping[str, Any], fresh: bool = False):
         self.path = path
-        self.setup = finite_or_none(dict(setup))
+        self.setup = to_jsonable(dict(setup))
         self.data: dict[str, Any] = {}
         with self._locked():
             if fresh:
@@ -148,7 +137,7 @@ class ResultsFile:
         def change(data: dict[str, Any]) -> None:
             identity = tuple(record[name] for name in names)
             if not any(tuple(r[n] for n in names) == identity for r in data[section]):
-                data[section].append(finite_or_none(dict(record)))
+                data[section].append(to_jsonable(dict(record)))
 
         self._update(change)
 
@@ -156,7 +145,7 @@ class ResultsFile:
         """Set a top-level entry (dicts are merged into the old one) and save."""
 
         def change(data: dict[str, Any]) -> None:
-            data[key] = merged(data.get(key), finite_or_none(value))
+            data[key] = merged(data.get(key), to_jsonable(value))
 
         self._update(change)
 

@@ -31,6 +31,7 @@ from ase import Atoms
 from tqdm.auto import tqdm
 
 from ase_phonongnn import keys
+from ase_phonongnn._json import to_jsonable
 from ase_phonongnn._version import __version__
 from ase_phonongnn.errors import LabelError, UserInputError
 from ase_phonongnn.label._pool import LabelPool, check_timeout, task_failure
@@ -41,7 +42,6 @@ from ase_phonongnn.label.calculators import (
 )
 from ase_phonongnn.label.labels import compute_labels
 from ase_phonongnn.store import SnapshotStore
-from ase_phonongnn.store._records import to_jsonable
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Models for prediction: devices, loading, and committee evaluation of batches.
 
-:class:`Committee` is what both :func:`~ase_phonongnn.predict.predict` and
+:class:`Committee` is what both :func:`~ase_phonongnn.prediction.predict` and
 :class:`~ase_phonongnn.calculator.PhononGNNCalc` evaluate: one model or
 several, each turned into the ASE properties it can give, averaged over the
 members, with their spread as ``<property>_std``.
@@ -26,7 +26,7 @@ from ase_phonongnn.label.labels import hydrostatic_stress
 from ase_phonongnn.model import GraphModel, is_model_name, load_model, named_model
 from ase_phonongnn.model._io import resolve_dtype
 from ase_phonongnn.model._manifest import named_member
-from ase_phonongnn.predict._errors import (
+from ase_phonongnn.prediction._errors import (
     DeviceUnavailableError,
     UnsupportedElementError,
     UnsupportedStructureError,
@@ -233,7 +233,7 @@ class Committee:
         A description of each model (its path), for provenance.
     spread_scale
         Factor per property on the members' standard deviation, e.g. from
-        :func:`~ase_phonongnn.predict.calibrate_spread` (few members spread
+        :func:`~ase_phonongnn.prediction.calibrate_spread` (few members spread
         less than they err); ``energy`` and ``free_energy`` take the factor
         of ``energy_per_atom`` unless given. Default 1.
     """

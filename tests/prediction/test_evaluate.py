@@ -10,7 +10,7 @@ import pytest
 from ase_phonongnn import PhononGNNCalc, keys
 from ase_phonongnn.cli.main import main
 from ase_phonongnn.model import named_model, save_model
-from ase_phonongnn.predict import Committee, calibrate_spread, evaluate, predict
+from ase_phonongnn.prediction import Committee, calibrate_spread, evaluate, predict
 from ase_phonongnn.train import evaluate_model, load_structures, regression_metrics
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from ase_phonongnn.predict import block_average, time_averages
+from ase_phonongnn.prediction import block_average, time_averages
 
 
 def ar1(phi: float, n: int, rng: np.random.Generator, replicas: int | None = None):

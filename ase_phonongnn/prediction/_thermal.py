@@ -35,8 +35,8 @@ from numpy.typing import ArrayLike, NDArray
 from tqdm.auto import tqdm
 
 from ase_phonongnn import keys
-from ase_phonongnn.predict._batch import iter_predictions
-from ase_phonongnn.predict._models import Committee, ModelSpec
+from ase_phonongnn.prediction._batch import iter_predictions
+from ase_phonongnn.prediction._models import Committee, ModelSpec
 from ase_phonongnn.sample import PhononSampler
 
 #: Properties averaged by default, those the model gives, in this order.
@@ -167,7 +167,7 @@ def thermal_averages(
     Parameters
     ----------
     model
-        As in :func:`~ase_phonongnn.predict.predict` (path, ``"gfn2-xtb"``,
+        As in :func:`~ase_phonongnn.prediction.predict` (path, ``"gfn2-xtb"``,
         loaded model or committee).
     sampler
         The phonons of the supercell to sample, or ``{T_fc: sampler}`` with
@@ -186,7 +186,7 @@ def thermal_averages(
         Properties to average; default every one of band gap, VBM,
         hydrostatic stress, energy per atom and energy that the model gives.
     batch_size, device
-        As in :func:`~ase_phonongnn.predict.predict`.
+        As in :func:`~ase_phonongnn.prediction.predict`.
     progress
         Show one progress bar over every temperature's snapshots.
 

@@ -13,7 +13,7 @@ import torch
 from ase import Atoms
 from numpy.typing import NDArray
 
-from ase_phonongnn.predict._models import (
+from ase_phonongnn.prediction._models import (
     PER_ATOM,
     STD_SUFFIX,
     Committee,
@@ -266,7 +266,7 @@ def predict(
         Structures per forward pass; bounds the memory of the evaluation
         (graphs, activations, and for forces the autograd graph). None
         (default): as many structures as fit in
-        :data:`~ase_phonongnn.predict.ATOMS_PER_BATCH`
+        :data:`~ase_phonongnn.prediction.ATOMS_PER_BATCH`
         atoms for the device (1,280 on CPU: 32 frames of 40 atoms), a larger
         structure alone.
     device

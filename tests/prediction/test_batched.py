@@ -12,7 +12,7 @@ from ase import Atoms
 from ase.build import bulk
 
 from ase_phonongnn import PhononGNNCalc, SnapshotStore, keys, predict
-from ase_phonongnn.predict import (
+from ase_phonongnn.prediction import (
     UnsupportedElementError,
     UnsupportedStructureError,
     iter_predictions,
@@ -190,7 +190,7 @@ def test_store_input_and_output(property_model, tmp_path):
             assert atoms.info[name] == pytest.approx(committee[name][k], rel=1e-12)
         np.testing.assert_allclose(atoms.arrays[keys.FORCES], committee[keys.FORCES][k])
         provenance = atoms.info[keys.LABEL_PROVENANCE]
-        assert provenance["labeller"] == "ase_phonongnn.predict"
+        assert provenance["labeller"] == "ase_phonongnn.prediction"
         assert provenance["committee_std"][keys.BAND_GAP] == pytest.approx(
             committee["band_gap_std"][k]
         )
@@ -240,8 +240,8 @@ def test_structures_are_read_one_batch_at_a_time(property_model):
 
 def test_default_batches_hold_up_to_the_atoms_per_batch(property_model):
     """By atoms: as many frames as fit; a larger frame alone; frames in order."""
-    from ase_phonongnn.predict import ATOMS_PER_BATCH
-    from ase_phonongnn.predict._batch import _batches
+    from ase_phonongnn.prediction import ATOMS_PER_BATCH
+    from ase_phonongnn.prediction._batch import _batches
 
     limit = ATOMS_PER_BATCH["cpu"]
     small = bulk("Cu", "fcc", a=3.61, cubic=True)  # 4 atoms

@@ -169,7 +169,7 @@ def time_averages(
     ----------
     predictions
         ``{property: values (n_frames,)}``, e.g. from
-        :func:`~ase_phonongnn.predict.predict` on a trajectory; per-atom and
+        :func:`~ase_phonongnn.prediction.predict` on a trajectory; per-atom and
         vector entries (forces, stress) are skipped.
     discard
         Frames to drop from the start (equilibration).

@@ -15,14 +15,14 @@ from ase import Atoms
 
 from ase_phonongnn import keys
 from ase_phonongnn._version import __version__
-from ase_phonongnn.predict._batch import (
+from ase_phonongnn.prediction._batch import (
     STORE_SUFFIXES,
     StructureSource,
     _committee,
     attach_results,
     iter_predictions,
 )
-from ase_phonongnn.predict._models import (
+from ase_phonongnn.prediction._models import (
     PER_ATOM,
     STD_SUFFIX,
     Committee,
@@ -33,7 +33,7 @@ from ase_phonongnn.predict._models import (
 #: Voigt components, in ASE's order, for CSV column names.
 VOIGT: Final = ("xx", "yy", "zz", "yz", "xz", "xy")
 #: Labeller name recorded with predictions written to a store.
-LABELLER: Final = "ase_phonongnn.predict"
+LABELLER: Final = "ase_phonongnn.prediction"
 #: ase.io formats whose files are frames one after another (streamed).
 _CONCATENATED: Final = ("extxyz", "xyz")
 #: Labels a store keeps (the committee spreads go into the provenance).
@@ -234,7 +234,7 @@ def write_predictions(
       scalar property, ``stress_xx`` ... ``stress_xy`` (and ``_std``
       columns for a committee); no forces.
     - ``.h5``/``.hdf5``: a new snapshot store holding each frame with its
-      predictions as labels (status done; labeller ``ase_phonongnn.predict``,
+      predictions as labels (status done; labeller ``ase_phonongnn.prediction``,
       the model files and the committee spreads in the provenance).
     - ``.extxyz``/``.xyz``/``.traj`` (or another ``ase.io`` format for a
       single frame): written with ``ase.io`` frame by frame, the results in

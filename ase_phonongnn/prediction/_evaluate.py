@@ -9,8 +9,8 @@ import torch
 from ase import Atoms
 
 from ase_phonongnn import keys
-from ase_phonongnn.predict._batch import predict
-from ase_phonongnn.predict._models import STD_SUFFIX, Committee, ModelSpec
+from ase_phonongnn.prediction._batch import predict
+from ase_phonongnn.prediction._models import STD_SUFFIX, Committee, ModelSpec
 from ase_phonongnn.train import regression_metrics, structure_labels
 
 

@@ -16,8 +16,8 @@
   renormalised at different temperatures: :func:`nearest_sampler`), with
   standard errors, and :func:`plot_thermal_averages`.
 
-This subpackage is callable: ``ase_phonongnn.predict(model, structures, ...)``
-and ``from ase_phonongnn import predict`` call :func:`predict`.
+:func:`predict` is also ``ase_phonongnn.predict`` (``from ase_phonongnn
+import predict``).
 
 The calculator for single structures, ASE dynamics and optimisers is
 :class:`ase_phonongnn.PhononGNNCalc`; both evaluate through
@@ -26,40 +26,39 @@ The calculator for single structures, ASE dynamics and optimisers is
 
 from __future__ import annotations
 
-import inspect
-import sys
-import types
-from typing import Any
-
-from ase_phonongnn.predict._batch import (
+from ase_phonongnn.prediction._batch import (
     ATOMS_PER_BATCH,
     attach_results,
     iter_predictions,
     predict,
     read_structures,
 )
-from ase_phonongnn.predict._blocking import BlockAverage, block_average, time_averages
-from ase_phonongnn.predict._errors import (
+from ase_phonongnn.prediction._blocking import (
+    BlockAverage,
+    block_average,
+    time_averages,
+)
+from ase_phonongnn.prediction._errors import (
     DeviceUnavailableError,
     PredictionSetupError,
     UnsupportedElementError,
     UnsupportedStructureError,
 )
-from ase_phonongnn.predict._evaluate import calibrate_spread, evaluate
-from ase_phonongnn.predict._models import (
+from ase_phonongnn.prediction._evaluate import calibrate_spread, evaluate
+from ase_phonongnn.prediction._models import (
     PROPERTIES,
     Committee,
     load_models,
     model_properties,
     resolve_device,
 )
-from ase_phonongnn.predict._thermal import (
+from ase_phonongnn.prediction._thermal import (
     ThermalAverages,
     nearest_sampler,
     plot_thermal_averages,
     thermal_averages,
 )
-from ase_phonongnn.predict._writers import PredictionWriter, write_predictions
+from ase_phonongnn.prediction._writers import PredictionWriter, write_predictions
 
 __all__ = [
     "ATOMS_PER_BATCH",
@@ -88,14 +87,3 @@ __all__ = [
     "time_averages",
     "write_predictions",
 ]
-
-
-class _CallableModule(types.ModuleType):
-    """The subpackage, callable as :func:`predict`."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return predict(*args, **kwargs)
-
-
-__signature__ = inspect.signature(predict)
-sys.modules[__name__].__class__ = _CallableModule

@@ -11,7 +11,7 @@ from ase.calculators.emt import EMT
 from ase.units import kB
 
 from ase_phonongnn import PhononGNNCalc, keys, thermal_averages
-from ase_phonongnn.predict import ThermalAverages, plot_thermal_averages
+from ase_phonongnn.prediction import ThermalAverages, plot_thermal_averages
 from ase_phonongnn.sample import PhononSampler, compute_force_constants
 
 PNG = b"\x89PNG\r\n\x1a\n"
