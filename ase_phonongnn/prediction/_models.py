@@ -44,8 +44,8 @@ PROPERTIES: Final = (
     keys.VBM,
     keys.HYDROSTATIC_STRESS,
 )
-#: Per-atom properties: (n_atoms, 3) per structure.
-PER_ATOM: Final = (keys.FORCES,)
+#: Per-atom properties, (n_atoms, 3) per structure: :data:`ase_phonongnn.keys.PER_ATOM`.
+PER_ATOM: Final = keys.PER_ATOM
 #: Suffix of the committee spread of a property.
 STD_SUFFIX: Final = "_std"
 #: What ``model`` may be: None or the name of a shipped model ("gfn2-xtb",

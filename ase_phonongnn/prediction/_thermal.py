@@ -47,13 +47,6 @@ THERMAL_PROPERTIES: Final = (
     keys.ENERGY_PER_ATOM,
     keys.ENERGY,
 )
-_LABELS: Final = {
-    keys.BAND_GAP: r"$\langle E_g\rangle$",
-    keys.VBM: r"$\langle$VBM$\rangle$",
-    keys.HYDROSTATIC_STRESS: r"$\langle\sigma_h\rangle$",
-    keys.ENERGY_PER_ATOM: r"$\langle E\rangle$ / atom",
-    keys.ENERGY: r"$\langle E\rangle$",
-}
 
 
 @dataclass(frozen=True)
@@ -335,7 +328,9 @@ def plot_thermal_averages(
             ax.fill_between(t, mean - std, mean + std, alpha=0.2, linewidth=0)
         ax.errorbar(t, mean, yerr=error, marker="o", capsize=3)
         ax.set_xlabel("T (K)")
-        ax.set_ylabel(f"{_LABELS.get(name, name)} ({keys.UNITS.get(name, '')})")
+        found = keys.PROPERTY_TABLE.get(name)
+        symbol = name if found is None else found.mean_symbol(tex=True)
+        ax.set_ylabel(f"{symbol} ({keys.UNITS.get(name, '')})")
     figure.suptitle(
         f"{result.method} sampling, {result.n_snapshots} snapshots per T"
         f"{'' if len(result.models) < 2 else f', {len(result.models)} models'}"
