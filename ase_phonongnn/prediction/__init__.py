@@ -38,6 +38,7 @@ from ase_phonongnn.prediction._blocking import (
     block_average,
     time_averages,
 )
+from ase_phonongnn.prediction._config import PredictionConfig
 from ase_phonongnn.prediction._errors import (
     DeviceUnavailableError,
     PredictionSetupError,
@@ -66,6 +67,7 @@ __all__ = [
     "BlockAverage",
     "Committee",
     "DeviceUnavailableError",
+    "PredictionConfig",
     "PredictionSetupError",
     "PredictionWriter",
     "ThermalAverages",

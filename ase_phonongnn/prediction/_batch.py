@@ -13,6 +13,8 @@ import torch
 from ase import Atoms
 from numpy.typing import NDArray
 
+from ase_phonongnn._config import keyword_config
+from ase_phonongnn.prediction._config import PredictionConfig
 from ase_phonongnn.prediction._models import (
     PER_ATOM,
     STD_SUFFIX,
@@ -127,19 +129,6 @@ def _committee(
     return Committee.load(model, device, dtype=dtype)
 
 
-def _check_batch_size(batch_size: int | None) -> int | None:
-    if batch_size is None:
-        return None
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
-        raise TypeError(
-            f"batch_size must be an integer or None (got {batch_size!r}); None "
-            "batches by atoms"
-        )
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1 (got {batch_size})")
-    return int(batch_size)
-
-
 def _batches(
     frames: Iterator[Atoms], batch_size: int | None, atoms_per_batch: int
 ) -> Iterator[list[Atoms]]:
@@ -176,13 +165,15 @@ def iter_predictions(
     index: str | int | slice = ":",
     format: str | None = None,
     dtype: str | torch.dtype | None = None,
+    config: PredictionConfig | None = None,
 ) -> Iterator[tuple[Atoms, dict[str, Any]]]:
     """Yield ``(atoms, results)`` for every structure, evaluated in batches.
 
     Structures are read and evaluated a batch at a time (``batch_size``
     structures, or by atoms), so memory is bounded by the batch, whatever
     the number of structures. Arguments as in
-    :func:`predict`.
+    :func:`predict`; ``config`` holds batch size, device, properties, dtype
+    and progress instead of their keywords.
 
     Yields
     ------
@@ -191,9 +182,20 @@ def iter_predictions(
         ``forces`` (n_atoms, 3) as float64 arrays, and ``<property>_std`` of
         the same shapes for a committee.
     """
-    size = _check_batch_size(batch_size)
-    committee = _committee(model, device, dtype)
-    wanted = committee.check_properties(properties)
+    config = keyword_config(
+        PredictionConfig,
+        config,
+        {
+            "batch_size": batch_size,
+            "device": device,
+            "properties": properties,
+            "dtype": dtype,
+            "progress": progress,
+        },
+    )
+    size, progress = config.batch_size, config.progress
+    committee = _committee(model, config.device, config.dtype)
+    wanted = committee.check_properties(config.properties)
     names = [
         name
         for name in committee.output_names
@@ -248,6 +250,7 @@ def predict(
     index: str | int | slice = ":",
     format: str | None = None,
     dtype: str | torch.dtype | None = None,
+    config: PredictionConfig | None = None,
 ) -> dict[str, NDArray[Any]]:
     """Predict properties of many structures, batched.
 
@@ -290,6 +293,10 @@ def predict(
         model's own, float32 for the shipped models. Use float64 for finite
         differences: in float32 the energy of a 40-atom Ag3SBr cell
         (-4,191 eV) moves in steps of 4.9e-4 eV.
+    config
+        Batch size, device, properties, dtype and progress as one
+        :class:`~ase_phonongnn.prediction.PredictionConfig`, instead of
+        their keywords (not both).
 
     Returns
     -------
@@ -320,6 +327,7 @@ def predict(
         index=index,
         format=format,
         dtype=dtype,
+        config=config,
     ):
         if attach:
             attach_results(atoms, results)

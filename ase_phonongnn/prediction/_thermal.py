@@ -35,10 +35,19 @@ from numpy.typing import ArrayLike, NDArray
 from tqdm.auto import tqdm
 
 from ase_phonongnn import keys
+from ase_phonongnn._config import keyword_config
 from ase_phonongnn.prediction._batch import iter_predictions
+from ase_phonongnn.prediction._config import PredictionConfig
 from ase_phonongnn.prediction._models import Committee, ModelSpec
-from ase_phonongnn.sample import PhononSampler
+from ase_phonongnn.sample import PhononSampler, SamplingConfig
 
+#: thermal_averages' defaults of the SamplingConfig settings it takes as keywords.
+_SAMPLING_DEFAULTS: Final = {
+    "method": "normal-mode",
+    "statistics": "quantum",
+    "imaginary": "error",
+    "amplitude": None,
+}
 #: Properties averaged by default, those the model gives, in this order.
 THERMAL_PROPERTIES: Final = (
     keys.BAND_GAP,
@@ -154,6 +163,8 @@ def thermal_averages(
     batch_size: int | None = None,
     device: str | torch.device = "auto",
     progress: bool = False,
+    sampling: SamplingConfig | None = None,
+    config: PredictionConfig | None = None,
 ) -> ThermalAverages:
     """Sample thermal snapshots at each temperature, predict, and average.
 
@@ -182,6 +193,14 @@ def thermal_averages(
         As in :func:`~ase_phonongnn.prediction.predict`.
     progress
         Show one progress bar over every temperature's snapshots.
+    sampling
+        The sampling settings as one :class:`~ase_phonongnn.sample.SamplingConfig`
+        (then ``plus_minus`` and ``min_distance`` apply too), instead of
+        ``method``, ``statistics``, ``imaginary`` and ``amplitude`` (not both).
+    config
+        Properties, batch size, device, dtype and progress as one
+        :class:`~ase_phonongnn.prediction.PredictionConfig`, instead of their
+        keywords (not both).
 
     Returns
     -------
@@ -200,10 +219,36 @@ def thermal_averages(
         raise TypeError(
             f"sampler must be a PhononSampler (got {type(sampler).__name__})"
         )
+    sampling = keyword_config(
+        SamplingConfig,
+        sampling,
+        {
+            "method": method,
+            "statistics": statistics,
+            "imaginary": imaginary,
+            "amplitude": amplitude,
+        },
+        defaults=_SAMPLING_DEFAULTS,
+    )
+    config = keyword_config(
+        PredictionConfig,
+        config,
+        {
+            "properties": properties,
+            "batch_size": batch_size,
+            "device": device,
+            "progress": progress,
+        },
+    )
+    properties, progress = config.properties, config.progress
     temps = np.atleast_1d(np.asarray(temperatures, dtype=np.float64))
     if temps.ndim != 1 or temps.size == 0:
         raise ValueError(f"temperatures must be a list of K (got {temperatures!r})")
-    committee = model if isinstance(model, Committee) else Committee.load(model, device)
+    committee = (
+        model
+        if isinstance(model, Committee)
+        else Committee.load(model, config.device, dtype=config.dtype)
+    )
     if properties is None:
         names: list[str] = [p for p in THERMAL_PROPERTIES if p in committee.properties]
         if not names:
@@ -236,21 +281,15 @@ def thermal_averages(
             sampled_from.append(key)
         else:
             source = sampler
-        snapshots = source.sample(
-            float(temperature),
-            n_snapshots,
-            method=method,
-            statistics=statistics,  # type: ignore[arg-type]
-            imaginary=imaginary,
-            amplitude=amplitude,
-            seed=seed,
+        snapshots = source.sample_config(
+            float(temperature), n_snapshots, sampling, seed=seed
         )
         if snapshots:
             used_seed = snapshots[0].info.get(keys.SEED, seed)
         predictions = iter_predictions(
             committee,
             snapshots,
-            batch_size=batch_size,
+            batch_size=config.batch_size,
             properties=names,
             progress=False,
         )
@@ -277,7 +316,7 @@ def thermal_averages(
         std=std,
         values=values,
         n_snapshots=int(n_snapshots),
-        method=method,
+        method=sampling.method,
         seed=None if used_seed is None else int(used_seed),
         models=committee.sources,
         sampled_from=tuple(sampled_from),

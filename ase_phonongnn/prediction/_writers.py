@@ -14,6 +14,7 @@ import torch
 from ase import Atoms
 
 from ase_phonongnn import keys
+from ase_phonongnn._config import keyword_config
 from ase_phonongnn._version import __version__
 from ase_phonongnn.prediction._batch import (
     STORE_SUFFIXES,
@@ -22,6 +23,7 @@ from ase_phonongnn.prediction._batch import (
     attach_results,
     iter_predictions,
 )
+from ase_phonongnn.prediction._config import PredictionConfig
 from ase_phonongnn.prediction._models import (
     PER_ATOM,
     STD_SUFFIX,
@@ -225,6 +227,7 @@ def write_predictions(
     index: str | int | slice = ":",
     format: str | None = None,
     out_format: str | None = None,
+    config: PredictionConfig | None = None,
 ) -> int:
     """Predict structures and write the results per frame; return the count.
 
@@ -244,23 +247,35 @@ def write_predictions(
       predictions.
 
     Memory stays bounded by the batch: frames are read, predicted and
-    written a batch at a time. Other arguments as in :func:`predict`.
+    written a batch at a time. Other arguments as in :func:`predict`
+    (``config``: a :class:`PredictionConfig` instead of batch size, device,
+    properties, dtype and progress keywords).
 
     Raises
     ------
     FileExistsError
         If ``path`` exists and ``overwrite`` is False.
     """
-    committee = _committee(model, device)
+    config = keyword_config(
+        PredictionConfig,
+        config,
+        {
+            "batch_size": batch_size,
+            "device": device,
+            "properties": properties,
+            "progress": progress,
+        },
+    )
+    committee = _committee(model, config.device, config.dtype)
     with PredictionWriter(
         path, committee, overwrite=overwrite, out_format=out_format
     ) as writer:
         for atoms, results in iter_predictions(
             committee,
             structures,
-            batch_size=batch_size,
-            properties=properties,
-            progress=progress,
+            batch_size=config.batch_size,
+            properties=config.properties,
+            progress=config.progress,
             index=index,
             format=format,
         ):

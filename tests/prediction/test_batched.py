@@ -13,6 +13,7 @@ from ase.build import bulk
 
 from ase_phonongnn import PhononGNNCalc, SnapshotStore, keys, predict
 from ase_phonongnn.prediction import (
+    PredictionConfig,
     UnsupportedElementError,
     UnsupportedStructureError,
     iter_predictions,
@@ -95,6 +96,29 @@ def test_properties_select_what_is_computed(property_model):
     assert set(out) == {keys.BAND_GAP, keys.VBM}
     with pytest.raises(ValueError, match="'dipole' not given by this model"):
         predict(model, mixed_structures(), properties=["dipole"])
+
+
+def test_a_prediction_config_stands_for_the_keywords(property_model, tmp_path):
+    model = property_model(seed=1)
+    config = PredictionConfig(batch_size=2, properties=["band_gap", "vbm"])
+    assert PredictionConfig.from_dict(config.to_dict()) == config
+    assert PredictionConfig(properties="vbm").properties == ("vbm",)
+    by_keywords = predict(
+        model, mixed_structures(), batch_size=2, properties=["band_gap", "vbm"]
+    )
+    by_config = predict(model, mixed_structures(), config=config)
+    assert set(by_config) == {keys.BAND_GAP, keys.VBM}
+    for name, values in by_keywords.items():
+        np.testing.assert_array_equal(by_config[name], values)
+    with pytest.raises(ValueError, match="batch_size given both"):
+        predict(model, mixed_structures(), batch_size=3, config=config)
+    with pytest.raises(TypeError, match="config must be a PredictionConfig"):
+        predict(model, mixed_structures(), config={"batch_size": 2})
+    out = tmp_path / "pred.csv"
+    assert write_predictions(model, mixed_structures(), out, config=config) == len(
+        mixed_structures()
+    )
+    assert "vbm" in out.read_text().splitlines()[0]
 
 
 def test_attach_writes_results_into_atoms_info(property_model):

@@ -123,3 +123,30 @@ def test_property_choice_is_checked(cu_potential, cu_sampler):
         thermal_averages(cu_potential, cu_sampler, 100.0, 2, properties=["band_gap"])
     with pytest.raises(ValueError, match="thermal averages are of scalars"):
         thermal_averages(cu_potential, cu_sampler, 100.0, 2, properties=["forces"])
+
+
+def test_configs_stand_for_the_keywords(cu_potential, cu_sampler):
+    from ase_phonongnn.prediction import PredictionConfig
+    from ase_phonongnn.sample import SamplingConfig
+
+    by_keywords = thermal_averages(
+        cu_potential, cu_sampler, 200.0, 3, statistics="classical", seed=4,
+        device="cpu", properties=[keys.ENERGY],
+    )  # fmt: skip
+    by_configs = thermal_averages(
+        cu_potential,
+        cu_sampler,
+        200.0,
+        3,
+        seed=4,
+        sampling=SamplingConfig(statistics="classical"),
+        config=PredictionConfig(device="cpu", properties=[keys.ENERGY]),
+    )
+    np.testing.assert_array_equal(
+        by_configs.values[keys.ENERGY], by_keywords.values[keys.ENERGY]
+    )
+    with pytest.raises(ValueError, match="statistics given both"):
+        thermal_averages(
+            cu_potential, cu_sampler, 200.0, 2, statistics="classical",
+            sampling=SamplingConfig(),
+        )  # fmt: skip
