@@ -1,6 +1,6 @@
 """ase_phonongnn: phonon-informed thermal snapshots and graph neural networks.
 
-The flow is sample -> label -> store -> graph -> train -> predict / explain.
+The flow is sample -> label -> store -> graph -> train -> prediction / explain.
 Public names are imported lazily so that ``import ase_phonongnn`` stays light
 and never imports torch.
 """
@@ -26,11 +26,12 @@ _LAZY = {
     "evaluate_model": "ase_phonongnn.train",
     "learning_curve": "ase_phonongnn.train",
     "sweep": "ase_phonongnn.train",
-    "iter_predictions": "ase_phonongnn.predict",
-    "write_predictions": "ase_phonongnn.predict",
-    "thermal_averages": "ase_phonongnn.predict",
-    "block_average": "ase_phonongnn.predict",
-    "time_averages": "ase_phonongnn.predict",
+    "predict": "ase_phonongnn.prediction",
+    "iter_predictions": "ase_phonongnn.prediction",
+    "write_predictions": "ase_phonongnn.prediction",
+    "thermal_averages": "ase_phonongnn.prediction",
+    "block_average": "ase_phonongnn.prediction",
+    "time_averages": "ase_phonongnn.prediction",
     "PhononGNNCalc": "ase_phonongnn.calculator",
     "ExplainConfig": "ase_phonongnn.explain",
     "EdgeImportance": "ase_phonongnn.explain",
@@ -40,16 +41,9 @@ _LAZY = {
     "deletion_curve": "ase_phonongnn.explain",
 }
 
-#: Subpackages that are public names. ``ase_phonongnn.predict`` is both the
-#: subpackage and, called, the function ``predict``: one name cannot be a
-#: function and a subpackage (importing the subpackage rebinds the name), so
-#: the subpackage is made callable.
-_SUBPACKAGE_NAMES = ("predict",)
-
-__all__ = ["__version__", *_LAZY, *_SUBPACKAGE_NAMES]
+__all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:
-    from ase_phonongnn import predict  # noqa: F401
     from ase_phonongnn.calculator import PhononGNNCalc  # noqa: F401
     from ase_phonongnn.explain import (  # noqa: F401
         EdgeImportance,
@@ -62,9 +56,10 @@ if TYPE_CHECKING:
     from ase_phonongnn.graph import build_graph  # noqa: F401
     from ase_phonongnn.label import label_snapshots  # noqa: F401
     from ase_phonongnn.model import ModelConfig, load_model, save_model  # noqa: F401
-    from ase_phonongnn.predict import (  # noqa: F401
+    from ase_phonongnn.prediction import (  # noqa: F401
         block_average,
         iter_predictions,
+        predict,
         thermal_averages,
         time_averages,
         write_predictions,
@@ -85,8 +80,6 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     """Import a public name on first use."""
-    if name in _SUBPACKAGE_NAMES:
-        return importlib.import_module(f"{__name__}.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'ase_phonongnn' has no attribute {name!r}")

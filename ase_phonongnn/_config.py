@@ -42,3 +42,55 @@ def check_number(value: Any, name: str, positive: bool = False) -> None:
     if not math.isfinite(value) or value < 0 or (positive and value == 0):
         kind = "positive" if positive else "non-negative"
         raise ValueError(f"{name} must be {kind} and finite (got {value!r})")
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    if default is None or value is None:
+        return value is default
+    try:
+        return bool(value == default)
+    except (TypeError, ValueError):  # e.g. arrays, which compare elementwise
+        return False
+
+
+def keyword_config(
+    cls: type[T],
+    config: T | None,
+    keywords: Mapping[str, Any],
+    defaults: Mapping[str, Any] | None = None,
+) -> T:
+    """Return ``config``, or the ``cls`` built from a function's keyword arguments.
+
+    Functions at the API boundaries take their settings either as one config
+    object or as keyword arguments (which stay for backwards compatibility).
+    Both at once is ambiguous: a keyword that is not at its default beside a
+    ``config`` is refused.
+
+    Parameters
+    ----------
+    cls
+        The config dataclass.
+    config
+        The config the caller gave, or None.
+    keywords
+        The function's keyword arguments that ``cls`` holds, by field name.
+    defaults
+        The functions' defaults of ``keywords`` (default: the fields'
+        defaults).
+    """
+    if config is None:
+        return cls(**keywords)
+    if not isinstance(config, cls):
+        raise TypeError(
+            f"config must be a {cls.__name__} (got {type(config).__name__})"
+        )
+    if defaults is None:
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        defaults = {f.name: f.default for f in fields}
+    both = [k for k, v in keywords.items() if not _is_default(v, defaults[k])]
+    if both:
+        raise ValueError(
+            f"{', '.join(both)} given both in config and as keyword arguments; "
+            f"set {'them' if len(both) > 1 else 'it'} in the {cls.__name__} only"
+        )
+    return config

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import torch
 
     from ase_phonongnn.model import GraphModel
-    from ase_phonongnn.predict._models import Committee, ModelSpec
+    from ase_phonongnn.prediction._models import Committee, ModelSpec
 
 
 class PhononGNNCalc(Calculator):
@@ -70,7 +70,7 @@ class PhononGNNCalc(Calculator):
     property and their standard deviation as ``<property>_std``
     (``energy_std``, ``forces_std``, ``band_gap_std``, ...), a measure of
     the model uncertainty; the shipped committee's spreads are scaled to its
-    validation error (:func:`~ase_phonongnn.predict.calibrate_spread`). The
+    validation error (:func:`~ase_phonongnn.prediction.calibrate_spread`). The
     mean forces are minus the gradient of the mean energy, so a committee
     still conserves energy in dynamics.
 
@@ -106,9 +106,9 @@ class PhononGNNCalc(Calculator):
 
     Notes
     -----
-    A calculation raises :class:`~ase_phonongnn.predict.UnsupportedStructureError`
+    A calculation raises :class:`~ase_phonongnn.prediction.UnsupportedStructureError`
     for a structure that is not a 3D-periodic crystal with a full cell, and
-    :class:`~ase_phonongnn.predict.UnsupportedElementError` for an element
+    :class:`~ase_phonongnn.prediction.UnsupportedElementError` for an element
     the model does not know; both are ``CalculatorSetupError`` and
     ``ValueError``.
 
@@ -140,7 +140,7 @@ class PhononGNNCalc(Calculator):
         device: str | torch.device = "auto",
         dtype: str | torch.dtype | None = None,
     ) -> None:
-        from ase_phonongnn.predict._models import Committee
+        from ase_phonongnn.prediction._models import Committee
 
         super().__init__()  # type: ignore[no-untyped-call]
         self.committee: Committee = Committee.load(model, device, dtype=dtype)

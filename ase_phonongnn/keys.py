@@ -7,6 +7,9 @@ store. Import the constants instead of writing the strings.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final
 
 # Labels --------------------------------------------------------------------
@@ -24,17 +27,85 @@ TARGETS: Final = (ENERGY_PER_ATOM, BAND_GAP, VBM, HYDROSTATIC_STRESS)
 #: Per-structure scalar labels that depend on the electronic structure.
 ELECTRONIC_TARGETS: Final = (BAND_GAP, VBM)
 
-#: Unit of every label.
-UNITS: Final = {
-    ENERGY: "eV",
-    FREE_ENERGY: "eV",
-    FORCES: "eV/Ang",
-    STRESS: "eV/Ang^3",
-    ENERGY_PER_ATOM: "eV/atom",
-    BAND_GAP: "eV",
-    VBM: "eV",
-    HYDROSTATIC_STRESS: "GPa",
-}
+
+@dataclass(frozen=True)
+class Property:
+    """A label or prediction: its key, unit, shape and how plots and tables name it.
+
+    Attributes
+    ----------
+    name
+        The key (an ASE property name where ASE has one).
+    unit
+        Its unit, in ASCII (``Ang`` for Å).
+    per_atom
+        True for one value per atom, (n_atoms, 3) per structure (forces);
+        False for one value or vector per structure.
+    label
+        Words for axes and titles ("band gap").
+    symbol
+        Its symbol in plain text, for table headings ("Eg").
+    tex
+        Its symbol in matplotlib's mathtext, without dollars (``E_g``).
+    """
+
+    name: str
+    unit: str
+    per_atom: bool
+    label: str
+    symbol: str
+    tex: str
+
+    def mean_symbol(self, *, tex: bool = False) -> str:
+        """Return the symbol of a mean: ``<Eg>``, ``<E>/atom``; mathtext if ``tex``.
+
+        Examples
+        --------
+        >>> PROPERTY_TABLE[ENERGY_PER_ATOM].mean_symbol()
+        '<E>/atom'
+        """
+        per = "/atom" if self.unit.endswith("/atom") else ""
+        if tex:
+            return rf"$\langle {self.tex}\rangle${per}"
+        return f"<{self.symbol}>{per}"
+
+
+#: Every label and prediction by key: unit, per-atom or per-structure, and
+#: the names plots and tables give it. The one place these are written.
+PROPERTY_TABLE: Final[Mapping[str, Property]] = MappingProxyType(
+    {
+        p.name: p
+        for p in (
+            Property(ENERGY, "eV", False, "energy", "E", "E"),
+            Property(FREE_ENERGY, "eV", False, "free energy", "F", "F"),
+            Property(FORCES, "eV/Ang", True, "forces", "F_i", r"\mathbf{F}_i"),
+            Property(STRESS, "eV/Ang^3", False, "stress", "sigma", r"\sigma"),
+            Property(ENERGY_PER_ATOM, "eV/atom", False, "energy per atom", "E", "E"),
+            Property(BAND_GAP, "eV", False, "band gap", "Eg", "E_g"),
+            Property(VBM, "eV", False, "VBM", "VBM", r"\mathrm{VBM}"),
+            Property(
+                HYDROSTATIC_STRESS,
+                "GPa",
+                False,
+                "hydrostatic stress",
+                "sigma_h",
+                r"\sigma_h",
+            ),
+        )
+    }
+)
+
+#: Unit of every label (from :data:`PROPERTY_TABLE`).
+UNITS: Final = {name: p.unit for name, p in PROPERTY_TABLE.items()}
+#: Properties with one value per atom: (n_atoms, 3) per structure.
+PER_ATOM: Final = tuple(name for name, p in PROPERTY_TABLE.items() if p.per_atom)
+
+
+def plot_label(name: str) -> str:
+    """Return the words plots give property ``name`` (the name if it has none)."""
+    found = PROPERTY_TABLE.get(name)
+    return name if found is None else found.label
+
 
 # Provenance of a snapshot ---------------------------------------------------
 METHOD: Final = "method"

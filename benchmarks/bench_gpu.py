@@ -4,7 +4,7 @@ Cases, every property (energy, forces, stress, band gap, VBM, σh), the
 shipped committee loaded as ``PhononGNNCalc()`` loads it:
 
 - a 10,000-frame trajectory of 40-atom Ag3SBr thermal snapshots (shipped
-  force constants, 300 K), through :func:`~ase_phonongnn.predict` with its
+  force constants, 300 K), through :func:`~ase_phonongnn.prediction` with its
   default batching on each device; the CPU predicts the first
   ``--cpu-frames`` frames (all of them would take longer than the time
   allowed), and its frames/s is measured on those;
@@ -79,7 +79,7 @@ def committee(device: str, dtype: torch.dtype, local: bool = False) -> Any:
     from _common import shipped_committee
 
     from ase_phonongnn.model import load_model
-    from ase_phonongnn.predict import Committee
+    from ase_phonongnn.prediction import Committee
 
     options = {} if dtype == torch.float32 else {"dtype": dtype}
     paths, spread_scale = shipped_committee()

@@ -1,7 +1,7 @@
 """Harmonic phonons of a model against its labeller's: Ag3SBr, 2×2×2 cell.
 
 The labeller's force constants are the shipped GFN2-xTB ones
-(``ase_phonongnn/data/Ag3SBr_harmonic_params.yaml``: phonopy finite
+(``ase_phonongnn/data/Ag3SBr_harmonic_params.yaml.xz``: phonopy finite
 displacements of 0.01 Å in the 2×2×2 supercell of the ideal cubic cell,
 a = 4.793 Å). The model's are computed the same way, in the same supercell
 and with phonopy's same displacements, with the model as the ASE calculator
@@ -53,7 +53,7 @@ REFERENCE = (
     Path(__file__).resolve().parents[1]
     / "ase_phonongnn"
     / "data"
-    / "Ag3SBr_harmonic_params.yaml"
+    / "Ag3SBr_harmonic_params.yaml.xz"
 )
 #: frequencies below this (THz) are imaginary modes, above it real ones
 IMAGINARY = -0.05

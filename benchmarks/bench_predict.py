@@ -10,7 +10,7 @@ change of the machine's load reaches all variants alike):
      hydrostatic stress (one evaluation per frame: the calculator computes
      them together), and the same loop asking for the scalars only (the
      calculator still computes everything);
-   - :func:`~ase_phonongnn.predict` on the frames in memory, every property
+   - :func:`~ase_phonongnn.prediction` on the frames in memory, every property
      and the scalars only (no backward pass), for several batch sizes, and
      reading the frames from an extxyz trajectory (parsing included);
    and the ratios loop / batched;
@@ -304,7 +304,7 @@ def arithmetic_bound(
 
 def memory_child(trajectory: Path, n: int, batch_size: int, device: str) -> None:
     """Run in a fresh process: peak memory of predicting the trajectory."""
-    from ase_phonongnn.predict import resolve_device
+    from ase_phonongnn.prediction import resolve_device
 
     net = model(resolve_device(device))
     predict(net, trajectory, batch_size=1, index=":1")  # imports, first allocations
@@ -351,7 +351,7 @@ def main() -> None:
     if args.memory_child is not None:
         memory_child(args.memory_child, args.n_frames, args.batch_size, args.device)
         return
-    from ase_phonongnn.predict import resolve_device
+    from ase_phonongnn.prediction import resolve_device
 
     n_frames, n_loop, rounds = (128, 32, 2) if args.quick else (512, 128, 3)
     sizes = [1, 8, 32, 128] if args.quick else [1, 8, 16, 32, 128, 512]

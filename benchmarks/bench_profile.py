@@ -5,7 +5,7 @@ benchmarks/results/profiles/:
 
 - ``graph_*``: cProfile of ``build_graph`` (40 and ~10,000 atoms) and of
   ``build_graphs`` on 32 thermal snapshots at once;
-- ``predict_*``: cProfile of :func:`~ase_phonongnn.predict` (scalars only,
+- ``predict_*``: cProfile of :func:`~ase_phonongnn.prediction` (scalars only,
   and every property) and of the calculator loop it is compared with, and
   torch.profiler operator tables of the model's forward pass and of forward
   plus forces and stress; ``predict_shipped_member_*``: the same tables for
@@ -158,7 +158,7 @@ def shipped_member(out: Path) -> None:
     from _common import shipped_committee
 
     from ase_phonongnn.model import load_model
-    from ase_phonongnn.predict import ATOMS_PER_BATCH
+    from ase_phonongnn.prediction import ATOMS_PER_BATCH
 
     net = load_model(shipped_committee()[0][0])
     frames = frames_40(ATOMS_PER_BATCH["cpu"] // 40)

@@ -14,7 +14,7 @@ reaches both versions alike.
 Cases, for the committee and the member, every property (energy, forces,
 stress, band gap, VBM, σh) and the scalars only (no backward pass):
 
-- ``predict40``: :func:`~ase_phonongnn.predict` of thermal snapshots of the
+- ``predict40``: :func:`~ase_phonongnn.prediction` of thermal snapshots of the
   40-atom 2×2×2 Ag3SBr cell (shipped force constants, 300 K) with each
   version's default batch size;
 - ``loop40``: a loop of calculator calls on the first of those frames (the

@@ -1,7 +1,7 @@
 """Regenerate the shipped harmonic GFN2-xTB force constants of Ag3SBr and Ag3SI.
 
 phonopy finite displacements (0.01 Å) in 2×2×2 supercells with forces from the
-built-in GFN2-xTB labeller. Writes ase_phonongnn/data/<name>_harmonic_params.yaml.
+built-in GFN2-xTB labeller. Writes ase_phonongnn/data/<name>_harmonic_params.yaml.xz.
 
     python benchmarks/make_force_constants.py [--halogen Br I]
 """
@@ -28,7 +28,7 @@ def main() -> None:
         phonon = compute_force_constants(
             antiperovskite(halogen), np.diag([2, 2, 2]), GFN2xTB
         )
-        path = save_phonopy(phonon, DATA / f"Ag3S{halogen}_harmonic_params.yaml")
+        path = save_phonopy(phonon, DATA / f"Ag3S{halogen}_harmonic_params.yaml.xz")
         phonon.run_mesh([8, 8, 8], is_gamma_center=True)
         freqs = phonon.mesh.frequencies
         n_imag = int((freqs < -1e-2).sum())

@@ -1,265 +1,33 @@
 """The paper's experiment with our data: Fig. 4 (learning curves) and Table 1.
 
-Benítez et al. (PAPER.md) claim that GNNs trained on phonon-informed thermal
-snapshots predict the band gap better, with fewer structures, than GNNs
-trained on randomly displaced snapshots. This script checks the claim on our
-GFN2-xTB-labelled Ag3SBr stores:
-
-1. learning curves (Fig. 4): for every training size and seed, a model is
-   trained on phonon-informed and one on random structures (training sets
-   nested across sizes, validation 15:70 of the training size for early
-   stopping), each scored on the fixed held-out test set of its own kind, of
-   the other kind and of both (``combined``); the test sets are drawn once
-   and never trained or validated on. The paper's GraphConv baseline
-   (``paper-5``, the architecture of the paper's data-size experiment) and
-   ``ours`` side by side;
-2. a Table-1 analog: one model per target (energy per atom, band gap, VBM,
-   hydrostatic stress) trained on both kinds (``--table-data``), MAE, RMSE
-   and R² on its training, validation and test sets.
-
-Only labelled (``done``) snapshots are used. Every finished run is written to
-``OUT/results.json`` at once; running the same command again skips them
-(add seeds or sizes to extend a run) and uses the structures recorded there
-only, so that labelling may go on while a long experiment is under way.
-Outputs in ``OUT``: results.json, learning_curves.png (mean ± std over
-seeds, log size axis), table1_parity_<model>.png and summary.txt, which
-states whether phonon-informed data beat random data at equal size on the
-combined test set.
+A thin wrapper of ``phonongnn paper-experiment`` (:mod:`ase_phonongnn.experiment`)
+that writes into ``benchmarks/results/paper_experiment/`` unless ``--out`` is
+given; every other option is the verb's (``--help`` lists them).
 
     python benchmarks/paper_experiment.py [--phonon STORE] [--random STORE]
         [--out DIR] [--sizes 100 200 400 700 1000] [--seeds 0 1 2 3 4]
         [--epochs 200] [--models paper-5 ours] [--threads 1] [--quick]
-
-``--quick`` is a smoke run (sizes 25 50, seeds 0 1, 15 epochs, test sets of
-25, table models on 50 structures); explicit options override it. Use one
-torch thread per process (the default): these graphs are small. Processes
-may share one OUT (each update re-reads results.json under a lock): on two
-cores, run e.g. ``--models ours`` and ``--models paper-5`` side by side.
-Sizes too large for the data are clipped to the largest that fits both
-kinds, with a message.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-from _paper_experiment import QUICK, ExperimentConfig, run_experiment
-
-from ase_phonongnn import keys
-from ase_phonongnn.data import dataset_path
-from ase_phonongnn.model import MODEL_KEYS
+from ase_phonongnn.cli.main import main as phonongnn
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULTS = {
-    "phonon": dataset_path("phonon-Ag3SBr"),
-    "random": dataset_path("random-Ag3SBr"),
-    "out": ROOT / "benchmarks" / "results" / "paper_experiment",
-}
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    data = p.add_argument_group("data and output")
-    data.add_argument(
-        "--phonon",
-        type=Path,
-        default=DEFAULTS["phonon"],
-        metavar="PATH",
-        help="phonon-informed store (.h5 or "
-        ".extxyz, also .gz/.xz/.bz2); default %(default)s",
-    )
-    data.add_argument(
-        "--random",
-        type=Path,
-        default=DEFAULTS["random"],
-        metavar="PATH",
-        help="random store; default %(default)s",
-    )
-    data.add_argument(
-        "--out",
-        type=Path,
-        default=DEFAULTS["out"],
-        metavar="DIR",
-        help="output directory; default %(default)s",
-    )
-    data.add_argument(
-        "--keep-retried",
-        action="store_true",
-        help="also use labels whose SCF converged only on a damped retry rung "
-        "(left out by default, as for the shipped models)",
-    )
-    data.add_argument(
-        "--fresh",
-        action="store_true",
-        help="discard earlier results in DIR instead of resuming",
-    )
-    run = p.add_argument_group("experiment")
-    run.add_argument("--quick", action="store_true", help="a smoke run of minutes")
-    run.add_argument(
-        "--target",
-        choices=keys.TARGETS,
-        default=keys.BAND_GAP,
-        metavar="TARGET",
-        help=f"target of the learning curves: {', '.join(keys.TARGETS)} (%(default)s)",
-    )
-    run.add_argument(
-        "--sizes",
-        type=int,
-        nargs="+",
-        metavar="N",
-        help="training sizes (100 200 400 700 1000)",
-    )
-    run.add_argument(
-        "--seeds", type=int, nargs="+", metavar="S", help="seeds per size (0 1 2 3 4)"
-    )
-    run.add_argument(
-        "--models",
-        nargs="+",
-        choices=MODEL_KEYS,
-        metavar="MODEL",
-        default=["paper-5", "ours"],
-        help=f"{', '.join(MODEL_KEYS)} (paper-5 ours)",
-    )
-    run.add_argument(
-        "--n-test", type=int, metavar="N", help="fixed test structures per kind (100)"
-    )
-    run.add_argument(
-        "--validation-fraction",
-        type=float,
-        default=0.15 / 0.7,
-        metavar="F",
-        help="validation / training size (15:70)",
-    )
-    run.add_argument("--no-curves", action="store_true", help="skip Fig. 4")
-    run.add_argument("--no-table", action="store_true", help="skip Table 1")
-    run.add_argument(
-        "--table-targets",
-        nargs="+",
-        choices=keys.TARGETS,
-        default=list(keys.TARGETS),
-        metavar="TARGET",
-        help="targets of Table 1 (all four)",
-    )
-    run.add_argument(
-        "--table-data",
-        choices=("phonon", "random", "combined"),
-        default="combined",
-        help="training data of Table 1",
-    )
-    run.add_argument(
-        "--table-size",
-        type=int,
-        metavar="N",
-        help="at most N training structures in Table 1",
-    )
-    fit = p.add_argument_group("training")
-    fit.add_argument(
-        "--epochs", type=int, metavar="N", help="most epochs per run (200)"
-    )
-    fit.add_argument(
-        "--patience",
-        type=int,
-        metavar="N",
-        help="early-stopping patience in epochs (40)",
-    )
-    fit.add_argument(
-        "--batch-size",
-        type=int,
-        default=16,
-        metavar="N",
-        help="structures per step (%(default)s)",
-    )
-    fit.add_argument(
-        "--learning-rate",
-        type=float,
-        metavar="LR",
-        help="override the presets (paper-*: 1e-4, ours: 1e-3)",
-    )
-    fit.add_argument(
-        "--cutoff",
-        type=float,
-        default=5.5,
-        metavar="Å",
-        help="graph radius (%(default)s)",
-    )
-    fit.add_argument(
-        "--test-seed",
-        type=int,
-        default=0,
-        metavar="S",
-        help="seed of the test sets and the Table-1 split",
-    )
-    fit.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    fit.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        metavar="N",
-        help="torch threads (%(default)s)",
-    )
-    return p  # fmt: skip
-
-
-def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
-    """Resolve flags: explicit values, else ``--quick`` values, else the defaults."""
-    preset = QUICK if args.quick else {}
-    chosen = {
-        "sizes": args.sizes,
-        "seeds": args.seeds,
-        "max_epochs": args.epochs,
-        "patience": args.patience,
-        "n_test": args.n_test,
-        "table_size": args.table_size,
-    }
-    values = {k: v if v is not None else preset.get(k) for k, v in chosen.items()}
-    return ExperimentConfig(
-        phonon=args.phonon,
-        random=args.random,
-        out=args.out,
-        target=args.target,
-        table_targets=tuple(args.table_targets),
-        models=tuple(args.models),
-        validation_fraction=args.validation_fraction,
-        table_data=args.table_data,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        cutoff=args.cutoff,
-        test_seed=args.test_seed,
-        device=args.device,
-        skip_retried=not args.keep_retried,
-        **{k: v for k, v in values.items() if v is not None},
-    )
+#: Where the benchmark's results live (read by the docs' science section).
+OUT = ROOT / "benchmarks" / "results" / "paper_experiment"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    try:
-        config = config_from_args(args)
-    except (TypeError, ValueError) as error:
-        print(f"paper_experiment: {error}", file=sys.stderr)
-        return 2
-    threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, args.threads))
-    try:
-        run_experiment(
-            config,
-            curves=not args.no_curves,
-            table=not args.no_table,
-            fresh=args.fresh,
-        )
-    except (FileNotFoundError, ValueError) as error:
-        print(f"paper_experiment: {error}", file=sys.stderr)
-        return 1
-    finally:
-        torch.set_num_threads(threads)
-    return 0
+    """Run ``phonongnn paper-experiment`` with ``argv``, ``--out`` defaulting to OUT."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    given = any(a == "--out" or a.startswith("--out=") for a in argv)
+    out = [] if given or {"-h", "--help"} & set(argv) else ["--out", str(OUT)]
+    return phonongnn(["paper-experiment", *argv, *out])
 
 
 if __name__ == "__main__":

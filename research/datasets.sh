@@ -47,7 +47,7 @@ sample_parts() {
       how=(Ag3SBr --method random --amplitude "$value" -T 0)
     else
       f="$prefix-T$value.extxyz"
-      how=(ase_phonongnn/data/Ag3SBr_300K_params.yaml --method normal-mode
+      how=(ase_phonongnn/data/Ag3SBr_300K_params.yaml.xz --method normal-mode
         -T "$value" --imaginary "${IMAGINARY:-floor:0.5}")
     fi
     [ -f "$f" ] || phonongnn sample "${how[@]}" -n "$n" --seed "$seed" --out "$f"
@@ -58,7 +58,7 @@ sample_parts() {
 # own_fc_sample OUT T N SEED: N normal-mode snapshots at T from the force
 # constants renormalised at T into OUT (unless OUT is there).
 own_fc_sample() {
-  [ -f "$1" ] || phonongnn sample "ase_phonongnn/data/Ag3SBr_${2}K_params.yaml" \
+  [ -f "$1" ] || phonongnn sample "ase_phonongnn/data/Ag3SBr_${2}K_params.yaml.xz" \
     --method normal-mode -T "$2" -n "$3" --imaginary floor:0.5 --seed "$4" --out "$1"
 }
 # more_phonon NAME T N SEED: N more snapshots at T from the force constants
@@ -139,7 +139,7 @@ case "${1:?dataset name}" in
     inputs=()
     seed=300
     for t in 500 600; do
-      fc="ase_phonongnn/data/Ag3SBr_${t}K_params.yaml"
+      fc="ase_phonongnn/data/Ag3SBr_${t}K_params.yaml.xz"
       if [ ! -f "$fc" ]; then
         echo "skipping $t K: no $fc yet (research/renormalise_ag3sx.py)" >&2
         continue

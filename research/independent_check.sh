@@ -7,7 +7,7 @@
 #   bash research/independent_check.sh          (N=20 per temperature)
 #   N=40 bash research/independent_check.sh     (more: the store resumes)
 # Writes research/independent-check/: the samples, the labelled store and
-# metrics.json (MAE, RMSE, R² and n from ase_phonongnn.predict.evaluate, as
+# metrics.json (MAE, RMSE, R² and n from ase_phonongnn.prediction.evaluate, as
 # phonongnn evaluate prints them, on the whole store and on each
 # temperature). Re-running resumes: sampling is seeded, labelling skips what
 # the store has.
@@ -20,8 +20,8 @@ store="$out/phonon-Ag3SBr-check.h5"
 seed=900
 parts=()
 for t in 100 200 300 400 500 600; do
-  fc=ase_phonongnn/data/Ag3SBr_300K_params.yaml
-  [ "$t" -lt 500 ] || fc="ase_phonongnn/data/Ag3SBr_${t}K_params.yaml"
+  fc=ase_phonongnn/data/Ag3SBr_300K_params.yaml.xz
+  [ "$t" -lt 500 ] || fc="ase_phonongnn/data/Ag3SBr_${t}K_params.yaml.xz"
   f="$out/T$t-n$n.extxyz"
   [ -f "$f" ] || phonongnn sample "$fc" --method normal-mode -T "$t" -n "$n" \
     --imaginary floor:0.5 --seed "$seed" --out "$f"
@@ -42,7 +42,7 @@ import numpy as np
 
 from ase_phonongnn import keys
 from ase_phonongnn.model import named_model
-from ase_phonongnn.predict import evaluate
+from ase_phonongnn.prediction import evaluate
 from ase_phonongnn.store import SnapshotStore
 
 with SnapshotStore.open(sys.argv[1]) as store:

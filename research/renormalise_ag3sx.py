@@ -31,7 +31,7 @@ shipped 300 K force constants were fitted, so that it reproduces them:
 
     python research/renormalise_ag3sx.py Ag3SBr 500 1 --start-from Ag3SBr@300
 
-The result goes to ``research/force-constants/<material>_<T>K_params.yaml``
+The result goes to ``research/force-constants/<material>_<T>K_params.yaml.xz``
 and ``..._history.json``, never into the package: shipping it is copying
 both into ``ase_phonongnn/data/``.
 """
@@ -132,17 +132,17 @@ with ProcessPoolExecutor(workers) as executor:
         }
 out = runs / "force-constants"
 out.mkdir(exist_ok=True)
-save_phonopy(result.phonon, out / f"{stem}_params.yaml")
+save_phonopy(result.phonon, out / f"{stem}_params.yaml.xz")
 (out / f"{stem}_history.json").write_text(
     json.dumps(
         {
             "calculator": "gfn2-xtb",
             "retry_ladder": ladder,
             "start": (
-                f"{donor}_{round(donor_temperature)}K_params.yaml"
+                f"{donor}_{round(donor_temperature)}K_params.yaml.xz"
                 f" on the {material} cell"
                 if donor
-                else f"{material}_harmonic_params.yaml"
+                else f"{material}_harmonic_params.yaml.xz"
             ),
             "stages": history,
             "converged": result.converged,

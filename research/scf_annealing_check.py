@@ -38,7 +38,7 @@ from scf_convergence_check import single_point
 from ase_phonongnn import keys
 from ase_phonongnn.data import dataset_path
 from ase_phonongnn.label.xtb import RETRY_LADDER, closed_shell_edges
-from ase_phonongnn.predict import predict
+from ase_phonongnn.prediction import predict
 from ase_phonongnn.store import SnapshotStore
 from ase_phonongnn.train import hash_split, load_structures, regression_metrics
 

@@ -55,7 +55,7 @@ if not structures:
 scales = args.scales
 snapshot = structures[0]
 digest = snapshot.info[keys.FORCE_CONSTANTS_DIGEST]
-samplers = map(PhononSampler.from_file, DATA_DIR.glob("Ag3SBr_*_params.yaml"))
+samplers = map(PhononSampler.from_file, DATA_DIR.glob("Ag3SBr_*_params.yaml.xz"))
 ideal = next(s.supercell for s in samplers if s.force_constants_digest == digest)
 fractional = np.linalg.solve(ideal.cell.T, (snapshot.positions - ideal.positions).T).T
 u = (fractional - np.round(fractional)) @ ideal.cell.array

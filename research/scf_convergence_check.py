@@ -17,7 +17,7 @@ the Vegard lattice parameter of Ag3SBr_x I_(1-x), on the ladder's first rung
 only:
 
     python research/scf_convergence_check.py \
-        ase_phonongnn/data/Ag3SBr_300K_params.yaml 100 3 --iodine 1 2 4 --first-rung
+        ase_phonongnn/data/Ag3SBr_300K_params.yaml.xz 100 3 --iodine 1 2 4 --first-rung
 """
 
 from __future__ import annotations

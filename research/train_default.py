@@ -64,7 +64,7 @@ from ase_phonongnn.model import (
     save_model,
     sha256,
 )
-from ase_phonongnn.predict import calibrate_spread, predict
+from ase_phonongnn.prediction import calibrate_spread, predict
 from ase_phonongnn.train import (
     TrainConfig,
     TrainResult,

@@ -32,7 +32,7 @@ from ase import Atoms
 from ase_phonongnn import keys
 from ase_phonongnn.data import dataset_path
 from ase_phonongnn.label import GFN2xTB
-from ase_phonongnn.predict import predict
+from ase_phonongnn.prediction import predict
 from ase_phonongnn.structures import antiperovskite
 from ase_phonongnn.train import hash_split, load_structures
 

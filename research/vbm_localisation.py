@@ -36,7 +36,7 @@ from scipy.stats import spearmanr
 
 from ase_phonongnn import keys
 from ase_phonongnn.label.xtb import RETRY_LADDER
-from ase_phonongnn.predict import predict
+from ase_phonongnn.prediction import predict
 from ase_phonongnn.train import regression_metrics
 
 OUT = Path(__file__).parent / "vbm_localisation.json"

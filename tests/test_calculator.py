@@ -19,7 +19,7 @@ from ase_phonongnn import PhononGNNCalc, keys
 from ase_phonongnn.errors import PhononGNNError, UnknownElementError
 from ase_phonongnn.graph import build_graph
 from ase_phonongnn.model import ModelConfig, build_model, load_model, named_model
-from ase_phonongnn.predict import (
+from ase_phonongnn.prediction import (
     Committee,
     DeviceUnavailableError,
     UnsupportedElementError,

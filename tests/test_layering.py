@@ -1,7 +1,8 @@
 """Guards on the shape of the repository: the flow of imports, no large files.
 
 The stages import one way, along the flow sample -> label -> store -> graph ->
-model -> train -> predict -> explain, with the calculator, the command line
+model -> train -> prediction -> explain, then the paper's experiment (which
+trains and scores models), with the calculator, the command line
 and the plugins on top and a few shared modules (keys, errors, data, ...)
 below every stage. Large files belong to the shipped data only.
 """
@@ -26,15 +27,16 @@ RANK = {
     "graph": 4,
     "model": 5,
     "train": 6,
-    "predict": 7,
+    "prediction": 7,
     "explain": 8,
-    "calculator": 9,
-    "cli": 10,
+    "experiment": 9,
+    "calculator": 10,
+    "cli": 11,
 }
 #: Shared by every stage, importing none: rank 0. The package's own
 #: ``__init__`` is its facade and sits on top.
-SHARED = ("_config", "_version", "data", "errors", "keys", "structures")
-TOP = 11
+SHARED = ("_config", "_json", "_version", "data", "errors", "keys", "structures")
+TOP = 12
 
 #: Imports against the flow that the design accepts, with the reason.
 ACCEPTED = {
@@ -95,7 +97,7 @@ def test_no_stage_imports_a_later_one() -> None:
     unexpected = {k: v for k, v in violations.items() if k not in ACCEPTED}
     assert not unexpected, (
         "imports against the flow sample -> label -> store -> graph -> model -> "
-        f"train -> predict -> explain -> calculator/cli: {unexpected}"
+        f"train -> prediction -> explain -> experiment -> calculator/cli: {unexpected}"
     )
     stale = set(ACCEPTED) - set(violations)
     assert not stale, f"accepted exceptions no longer needed: {stale}"
@@ -106,10 +108,10 @@ def test_the_check_sees_an_import_against_the_flow(tmp_path: Path) -> None:
     fake = tmp_path / "ase_phonongnn"
     (fake / "sample").mkdir(parents=True)
     (fake / "sample" / "__init__.py").write_text(
-        "from ase_phonongnn.train import train\nfrom ..predict import predict\n"
+        "from ase_phonongnn.train import train\nfrom ..prediction import predict\n"
     )
     found = flow_violations(fake)
-    assert set(found) == {("sample", "train"), ("sample", "predict")}
+    assert set(found) == {("sample", "train"), ("sample", "prediction")}
 
 
 def _tracked_files() -> list[str]:
@@ -136,3 +138,17 @@ def test_no_large_file_outside_the_shipped_data() -> None:
         f"tracked files over {MAX_BYTES // 2**20} MiB outside {SHIPPED_DATA}: "
         f"{large}; keep large results out of git or ship them as data"
     )
+
+
+def test_every_subpackage_ships() -> None:
+    """setup.cfg lists packages by name: a new subpackage must be among them."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    listed = set(config["options"]["packages"].split())
+    found = {
+        ".".join(path.parent.relative_to(ROOT).parts)
+        for path in PACKAGE.rglob("__init__.py")
+    }
+    assert found <= listed, f"add to setup.cfg [options] packages: {found - listed}"

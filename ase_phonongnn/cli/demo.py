@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ase_phonongnn import keys
 from ase_phonongnn.data import force_constants_path, renormalised_temperatures
-from ase_phonongnn.predict import thermal_averages
+from ase_phonongnn.prediction import thermal_averages
 from ase_phonongnn.sample import PhononSampler
 
 TEMPERATURES = (0.0, 100.0, 200.0, 300.0, 400.0, 500.0, 600.0)
@@ -27,12 +27,8 @@ TEMPERATURES = (0.0, 100.0, 200.0, 300.0, 400.0, 500.0, 600.0)
 #: (the documentation's Ag3SBr pages): the demo samples the ensemble the
 #: models learned from.
 _FLOOR = "floor:0.5"
-_COLUMNS = {
-    keys.BAND_GAP: "<Eg>",
-    keys.VBM: "<VBM>",
-    keys.HYDROSTATIC_STRESS: "<sigma_h>",
-    keys.ENERGY_PER_ATOM: "<E>/atom",
-}
+#: The properties the table shows, in its order.
+_COLUMNS = (keys.BAND_GAP, keys.VBM, keys.HYDROSTATIC_STRESS, keys.ENERGY_PER_ATOM)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     )
     names = [p for p in _COLUMNS if p in result.mean]
     header = f"{'T (K)':>6}{'FC (K)':>8}" + "".join(
-        f"{f'{_COLUMNS[p]} ({keys.UNITS[p]})':>24}" for p in names
+        f"{f'{keys.PROPERTY_TABLE[p].mean_symbol()} ({keys.UNITS[p]})':>24}"
+        for p in names
     )
     print(header)
     for t, temperature in enumerate(result.temperatures):

@@ -44,9 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate the model and print the metrics."""
-    from ase_phonongnn.predict import Committee, evaluate
+    from ase_phonongnn._json import to_jsonable
+    from ase_phonongnn.prediction import Committee, evaluate
     from ase_phonongnn.train import load_structures
-    from ase_phonongnn.train._trainer import json_safe
 
     if args.batch_size is not None and args.batch_size < 1:
         raise UserInputError(f"--batch-size must be at least 1 (got {args.batch_size})")
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         for name, m in metrics.items()
     }
     if args.json:
-        print(json.dumps(json_safe(report), indent=2))
+        print(json.dumps(to_jsonable(report), indent=2))
         return 0
     print(f"{'property':<20} {'MAE':>10} {'RMSE':>10} {'R2':>8} {'n':>7}  unit")
     for name, m in report.items():

@@ -129,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     """Explain the model's predictions and write the summary and figures."""
     import torch
 
+    from ase_phonongnn._json import to_jsonable
     from ase_phonongnn.explain import (
         aggregate_bond_types,
         bond_type_deletion,
@@ -141,7 +142,6 @@ def run(args: argparse.Namespace) -> int:
     from ase_phonongnn.explain._explain import resolve_target
     from ase_phonongnn.model import load_model
     from ase_phonongnn.train import load_structures
-    from ase_phonongnn.train._trainer import json_safe
 
     config = resolve_config(args)
     if args.max_structures is not None and args.max_structures < 1:
@@ -184,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
         record["bond_type_deletion"] = {n: d.to_dict() for n, d in removal.items()}
     record["structures"] = [r.to_dict(edges=args.edges) for r in results]
     (args.out / "explain.json").write_text(
-        json.dumps(json_safe(record), indent=2) + "\n"
+        json.dumps(to_jsonable(record), indent=2) + "\n"
     )
     (args.out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
     title = f"{args.model.name}: {results[0].target}, {config.method}"

@@ -13,10 +13,12 @@ import argparse
 import errno
 import importlib
 import importlib.util
+import logging
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Final
 
 from ase_phonongnn._version import __version__
@@ -34,6 +36,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("ase_phonongnn.cli.explain", "edge importances by bond type"),
     "renormalise": ("ase_phonongnn.cli.renormalise", "anharmonic force constants"),
     "demo": ("ase_phonongnn.cli.demo", "the embedded default, end to end"),
+    "paper-experiment": (
+        "ase_phonongnn.cli.paper_experiment",
+        "the paper's Fig. 4 and Table 1: phonon-informed against random data",
+    ),
 }
 
 
@@ -117,12 +123,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Below(logging.Filter):
+    """Pass log records below a level."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < self.level
+
+
+@contextmanager
+def _library_log() -> Iterator[None]:
+    """Show the library's log while a verb runs: INFO on stdout, warnings on stderr.
+
+    The library logs (``logging.getLogger("ase_phonongnn")``) and prints
+    nothing; the command shows its messages as plain lines, as its own output.
+    """
+    logger = logging.getLogger("ase_phonongnn")
+    info = logging.StreamHandler(sys.stdout)
+    info.addFilter(_Below(logging.WARNING))
+    warnings = logging.StreamHandler(sys.stderr)
+    warnings.setLevel(logging.WARNING)
+    level = logger.level
+    for handler in (info, warnings):
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        for handler in (info, warnings):
+            logger.removeHandler(handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``phonongnn`` with ``argv`` (default: the command line)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(importlib.import_module(args._module).run(args) or 0)
+        with _library_log():
+            return int(importlib.import_module(args._module).run(args) or 0)
     except Exception as err:
         code = report(err, f"phonongnn {args.command}", debug=args.debug)
         _exit_if_a_write_failed(code)

@@ -21,6 +21,7 @@ from typing import Any
 from ase import Atoms
 
 from ase_phonongnn import keys
+from ase_phonongnn._json import to_jsonable
 from ase_phonongnn.cli._inputs import checked_options
 from ase_phonongnn.errors import StoreError, UserInputError
 
@@ -93,7 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Predict every input, write --out, print the averages."""
-    from ase_phonongnn.predict import Committee, PredictionWriter
+    from ase_phonongnn.prediction import Committee, PredictionWriter
 
     if args.batch_size is not None and args.batch_size < 1:
         raise UserInputError(f"--batch-size must be at least 1 (got {args.batch_size})")
@@ -136,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         # the output appears complete or not at all: a failed run leaves no file
         os.replace(partial, args.out)
     if args.json:
-        print(json.dumps(_json_safe(report), indent=2))
+        print(json.dumps(to_jsonable(report), indent=2))
     else:
         _print_report(report)
     if writer is not None:
@@ -152,7 +153,7 @@ def _predict_source(
     args: argparse.Namespace,
 ) -> dict[str, Any]:
     """Predict every frame of ``source``, write it, return frames and averages."""
-    from ase_phonongnn.predict import block_average, iter_predictions
+    from ase_phonongnn.prediction import block_average, iter_predictions
 
     series: dict[str, list[float]] = {}
     for atoms, results in iter_predictions(
@@ -187,7 +188,7 @@ def checked_frames(
 ) -> Iterator[Atoms]:
     """Yield the frames of ``source``; raise a user error for a broken one."""
     from ase_phonongnn.label.run import check_structure
-    from ase_phonongnn.predict._batch import read_structures
+    from ase_phonongnn.prediction._batch import read_structures
 
     frames = read_structures(source, index=index, format=format)
     number = 0
@@ -220,7 +221,7 @@ def _partial_path(out: Path) -> Path:
 
 def _out_format(out: Path, given: str | None) -> str | None:
     """Return the ase.io format of ``out``, for the partial file that becomes it."""
-    from ase_phonongnn.predict._batch import STORE_SUFFIXES
+    from ase_phonongnn.prediction._batch import STORE_SUFFIXES
 
     if given is not None or out.suffix.lower() in (".csv", *STORE_SUFFIXES):
         return given
@@ -238,14 +239,6 @@ def _out_format(out: Path, given: str | None) -> str | None:
 def _remove(path: Path) -> None:
     path.unlink(missing_ok=True)
     path.with_name(path.name + ".lock").unlink(missing_ok=True)
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    return value
 
 
 def _print_report(report: dict[str, Any]) -> None:

@@ -57,9 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         type=Path,
         required=True,
-        help="phonopy_params.yaml to write; the history (scph) or the "
-        "quasiparticle data (md) go next to it as <stem>_history.json or "
-        "<stem>_md.json",
+        help="phonopy_params.yaml to write (.yaml.xz: xz-compressed); the "
+        "history (scph) or the quasiparticle data (md) go next to it as "
+        "<stem>_history.json or <stem>_md.json",
     )
     parser.add_argument(
         "--plot", type=Path, default=None, help="PNG of harmonic vs renormalised bands"
@@ -244,7 +244,8 @@ def _run_md(args: argparse.Namespace, source: Path) -> int:
 
 
 def _sidecar(out: Path, suffix: str) -> Path:
-    return out.with_name(out.name.replace("_params.yaml", "") + suffix)
+    name = out.name.removesuffix(".xz").replace("_params.yaml", "")
+    return out.with_name(name + suffix)
 
 
 def _plot(

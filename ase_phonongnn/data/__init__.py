@@ -15,6 +15,10 @@ DATA_DIR: Final = Path(__file__).resolve().parent
 #: Materials with shipped force constants.
 MATERIALS: Final = ("Ag3SBr", "Ag3SI")
 
+#: How the names of the shipped force-constant files end:
+#: ``<material>_harmonic_params.yaml.xz`` and ``<material>_<T>K_params.yaml.xz``.
+FORCE_CONSTANTS_SUFFIX: Final = "_params.yaml.xz"
+
 
 def data_path(name: str) -> Path:
     """Return the path of a shipped file, with a clear error if it is missing."""
@@ -30,7 +34,11 @@ def data_path(name: str) -> Path:
 def force_constants_path(
     material: str = "Ag3SBr", temperature: float | None = None
 ) -> Path:
-    """Return the shipped phonopy_params.yaml of a material.
+    """Return the shipped phonopy_params.yaml.xz of a material.
+
+    The force constants ship xz-compressed; ``phonopy.load``,
+    :meth:`~ase_phonongnn.sample.PhononSampler.from_file` and every verb that
+    takes a phonopy file read them as they are.
 
     Parameters
     ----------
@@ -43,8 +51,8 @@ def force_constants_path(
     if material not in MATERIALS:
         raise ValueError(f"material must be one of {MATERIALS} (got {material!r})")
     if temperature is None:
-        return data_path(f"{material}_harmonic_params.yaml")
-    return data_path(f"{material}_{round(temperature)}K_params.yaml")
+        return data_path(f"{material}_harmonic{FORCE_CONSTANTS_SUFFIX}")
+    return data_path(f"{material}_{round(temperature)}K{FORCE_CONSTANTS_SUFFIX}")
 
 
 def renormalised_temperatures(material: str = "Ag3SBr") -> tuple[float, ...]:
@@ -64,8 +72,8 @@ def renormalised_temperatures(material: str = "Ag3SBr") -> tuple[float, ...]:
     if material not in MATERIALS:
         raise ValueError(f"material must be one of {MATERIALS} (got {material!r})")
     found = []
-    for path in DATA_DIR.glob(f"{material}_*K_params.yaml"):
-        kelvin = path.name[len(material) + 1 : -len("K_params.yaml")]
+    for path in DATA_DIR.glob(f"{material}_*K{FORCE_CONSTANTS_SUFFIX}"):
+        kelvin = path.name[len(material) + 1 : -len(f"K{FORCE_CONSTANTS_SUFFIX}")]
         if kelvin.isdigit():
             found.append(float(kelvin))
     return tuple(sorted(found))
@@ -122,7 +130,7 @@ def resolve_force_constants(source: str | Path) -> Path:
     ----------
     source
         A material of :data:`MATERIALS` (its harmonic force constants) or the
-        path of a phonopy_params.yaml.
+        path of a phonopy_params.yaml (or .yaml.xz).
     """
     if str(source) in MATERIALS:
         return force_constants_path(str(source))

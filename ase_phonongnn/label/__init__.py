@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ase_phonongnn.label._config import LabelConfig
 from ase_phonongnn.label._pool import LabelPool
 from ase_phonongnn.label.calculators import CALCULATORS, resolve_calculator
 from ase_phonongnn.label.labels import (
@@ -22,6 +23,7 @@ from ase_phonongnn.label.xtb import GFN2xTB, closed_shell_edges
 __all__ = [
     "CALCULATORS",
     "GFN2xTB",
+    "LabelConfig",
     "LabelOutcome",
     "LabelPool",
     "LabelSummary",

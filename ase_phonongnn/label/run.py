@@ -31,9 +31,12 @@ from ase import Atoms
 from tqdm.auto import tqdm
 
 from ase_phonongnn import keys
+from ase_phonongnn._config import keyword_config
+from ase_phonongnn._json import to_jsonable
 from ase_phonongnn._version import __version__
 from ase_phonongnn.errors import LabelError, UserInputError
-from ase_phonongnn.label._pool import LabelPool, check_timeout, task_failure
+from ase_phonongnn.label._config import LabelConfig
+from ase_phonongnn.label._pool import LabelPool, task_failure
 from ase_phonongnn.label.calculators import (
     CalculatorFactory,
     check_picklable,
@@ -41,7 +44,6 @@ from ase_phonongnn.label.calculators import (
 )
 from ase_phonongnn.label.labels import compute_labels
 from ase_phonongnn.store import SnapshotStore
-from ase_phonongnn.store._records import to_jsonable
 
 
 @dataclass(frozen=True)
@@ -292,6 +294,7 @@ def label_snapshots(
     max_in_flight: int = 64,
     progress: bool = True,
     timeout: float | None = None,
+    config: LabelConfig | None = None,
 ) -> LabelSummary:
     """Label snapshots with an ASE calculator into a snapshot store.
 
@@ -340,6 +343,10 @@ def label_snapshots(
         limit. Needs ``executor=None`` (the calculations then run in a
         :class:`~ase_phonongnn.label.LabelPool` of one worker) or a
         ``LabelPool``, whose own limit it replaces.
+    config
+        The settings from ``calculator_options`` to ``timeout`` as one
+        :class:`~ase_phonongnn.label.LabelConfig`, instead of their keywords
+        (not both).
 
     Returns
     -------
@@ -359,7 +366,22 @@ def label_snapshots(
         A record could not be written (e.g. the disk is full); the records
         before it are saved.
     """
-    factory, name = resolve_calculator(calculator, calculator_options)
+    config = keyword_config(
+        LabelConfig,
+        config,
+        {
+            "calculator_options": calculator_options,
+            "include_stress": include_stress,
+            "retry_failed": retry_failed,
+            "max_in_flight": max_in_flight,
+            "progress": progress,
+            "timeout": timeout,
+        },
+    )
+    include_stress, retry_failed = config.include_stress, config.retry_failed
+    max_in_flight, progress = config.max_in_flight, config.progress
+    timeout = config.timeout
+    factory, name = resolve_calculator(calculator, config.calculator_options)
     probe = factory()
     if not callable(getattr(probe, "get_potential_energy", None)):
         raise TypeError(
@@ -368,9 +390,6 @@ def label_snapshots(
         )
     if executor is not None:
         check_picklable(factory, name)
-    if max_in_flight < 1:
-        raise ValueError(f"max_in_flight must be at least 1 (got {max_in_flight})")
-    timeout = check_timeout(timeout)
     own_pool = None
     if timeout is not None:
         if executor is None:

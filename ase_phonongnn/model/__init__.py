@@ -9,7 +9,10 @@ through the closed registry :data:`MODELS`:
   potential (distance-only :class:`Interaction` blocks, or PaiNN
   :class:`EquivariantInteraction` blocks with ``equivariant=True``):
   extensive energy with conservative forces and stress, and intensive heads
-  for band gap, VBM and hydrostatic stress.
+  for band gap, VBM and hydrostatic stress, pooled over the atoms by a
+  readout from the closed registry :data:`READOUT_CLASSES` (``mean``,
+  ``attention``, ``levels``, ``tight-binding``; a new one subclasses
+  :class:`Readout`).
 
 The call contract shared by all::
 
@@ -57,7 +60,6 @@ from ase_phonongnn.model._manifest import (
     sha256,
 )
 from ase_phonongnn.model._ours import (
-    N_LEVELS,
     BesselBasis,
     EquivariantInteraction,
     Interaction,
@@ -69,6 +71,15 @@ from ase_phonongnn.model._paper import (
     PAPER_ARCHITECTURES,
     PaperArchitecture,
     PaperGraphConv,
+)
+from ase_phonongnn.model._readouts import (
+    N_LEVELS,
+    READOUT_CLASSES,
+    AttentionReadout,
+    LevelsReadout,
+    Readout,
+    ReadoutInputs,
+    TightBindingPooling,
 )
 from ase_phonongnn.model._registry import MODELS, build_model
 from ase_phonongnn.model._tight_binding import N_ORBITALS, TightBindingReadout
@@ -83,18 +94,24 @@ __all__ = [
     "N_ORBITALS",
     "PAPER_ARCHITECTURES",
     "READOUTS",
+    "READOUT_CLASSES",
     "REPULSIONS",
     "VECTOR_NORMS",
+    "AttentionReadout",
     "BesselBasis",
     "EquivariantInteraction",
     "GraphModel",
     "Interaction",
+    "LevelsReadout",
     "ModelConfig",
     "NamedModel",
     "PaperArchitecture",
     "PaperGraphConv",
     "PolynomialEnvelope",
     "PotentialGNN",
+    "Readout",
+    "ReadoutInputs",
+    "TightBindingPooling",
     "TightBindingReadout",
     "ZBLRepulsion",
     "build_model",

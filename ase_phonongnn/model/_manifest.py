@@ -228,6 +228,6 @@ def _spread_scale(
         raise ModelManifestError(
             f"{path.name} was fitted for the members {sorted(fitted_for)}, not for "
             f"the {sorted(members)} that {where} lists; refit it with "
-            "ase_phonongnn.predict.calibrate_spread"
+            "ase_phonongnn.prediction.calibrate_spread"
         )
     return scale

@@ -14,12 +14,19 @@ from ase import units
 from ase.data import covalent_radii
 from torch import Tensor
 from torch_geometric.data import Data
-from torch_geometric.utils import softmax
 
 from ase_phonongnn import keys
 from ase_phonongnn.graph import edge_vectors
 from ase_phonongnn.model._base import GraphModel, spread, stacked_labels
 from ase_phonongnn.model._config import ModelConfig
+from ase_phonongnn.model._readouts import (
+    READOUT_CLASSES,
+    READOUT_PARTS,
+    Readout,
+    ReadoutInputs,
+    atomic_mlp,
+    level_edges,
+)
 from ase_phonongnn.model._tight_binding import TightBindingReadout
 
 #: Voigt order of ASE: xx, yy, zz, yz, xz, xy.
@@ -476,20 +483,6 @@ class EquivariantInteraction(torch.nn.Module):
         return s, v
 
 
-#: Levels per band edge in the ``"levels"`` readout of :class:`PotentialGNN`.
-N_LEVELS = 8
-
-
-def _mlp(width: int, n_out: int, dropout: float = 0.0) -> torch.nn.Sequential:
-    hidden = max(width // 2, 1)
-    return torch.nn.Sequential(
-        torch.nn.Linear(width, hidden),
-        torch.nn.SiLU(),
-        torch.nn.Dropout(dropout),
-        torch.nn.Linear(hidden, n_out),
-    )
-
-
 class PotentialGNN(GraphModel):
     r"""Our model (key ``ours``): a smooth conservative potential with intensive heads.
 
@@ -523,7 +516,8 @@ class PotentialGNN(GraphModel):
       adds to the mean the highest level of one learned Γ-point tight-binding
       Hamiltonian of the cell minus that of another
       (:class:`~ase_phonongnn.model.TightBindingReadout`). Every readout is
-      intensive.
+      intensive; they are registered by key in
+      :data:`~ase_phonongnn.model.READOUT_CLASSES`.
 
     Why this design, and what each choice measured, is in the documentation
     (science section, "The ``ours`` model").
@@ -540,6 +534,11 @@ class PotentialGNN(GraphModel):
     registry_keys = ("ours",)
     atomic_energies: Tensor
     mean_neighbours: Tensor
+    readout: Readout
+    # the readout's parts (READOUT_PARTS), None where the readout has none
+    level_log_temperature: torch.nn.Parameter | None
+    intensive_gate: torch.nn.Module | None
+    tight_binding: TightBindingReadout | None
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
@@ -563,33 +562,28 @@ class PotentialGNN(GraphModel):
         self.intensive_index = [
             k for k, t in enumerate(config.targets) if t != keys.ENERGY_PER_ATOM
         ]
-        self.energy_head = _mlp(width, 1) if self.energy_index is not None else None
+        self.energy_head = (
+            atomic_mlp(width, 1) if self.energy_index is not None else None
+        )
         n_intensive = len(self.intensive_index)
-        levels = config.readout == "levels"
+        self.readout = READOUT_CLASSES[config.readout]()
         self.intensive_head = (
-            _mlp(width, n_intensive * (2 * N_LEVELS if levels else 1), config.dropout)
+            atomic_mlp(
+                width, n_intensive * self.readout.outputs_per_target, config.dropout
+            )
             if self.intensive_index
             else None
         )
-        # temperature of each target's smooth maximum over its levels, in
-        # standardised units; learned, from 0.1
-        self.level_log_temperature = (
-            torch.nn.Parameter(torch.full((n_intensive,), math.log(0.1)))
-            if self.intensive_index and levels
-            else None
-        )
-        self.intensive_gate = (
-            _mlp(width, n_intensive)
-            if self.intensive_index and config.readout == "attention"
-            else None
-        )
-        # two Hamiltonians per target: its value is the highest level of the
-        # first minus that of the second, plus the mean of its atomic outputs
-        self.tight_binding = (
-            TightBindingReadout(width, config.n_radial, 2 * n_intensive)
-            if self.intensive_index and config.readout == "tight-binding"
-            else None
-        )
+        for name in READOUT_PARTS:
+            setattr(self, name, None)
+        if self.intensive_index:
+            parts = self.readout.parts(width, config.n_radial, n_intensive)
+            for name, part in parts.items():
+                if name not in READOUT_PARTS:  # pragma: no cover - a programming error
+                    raise AttributeError(
+                        f"readout part {name!r} is not one of {READOUT_PARTS}"
+                    )
+                setattr(self, name, part)
         self.repulsion = (
             ZBLRepulsion(config.cutoff) if config.repulsion == "zbl" else None
         )
@@ -599,16 +593,11 @@ class PotentialGNN(GraphModel):
     def _level_edges(self, pooled: Tensor) -> Tensor:
         """Smooth max of the first N_LEVELS columns minus that of the others.
 
-        ``pooled`` is (structures, targets × 2 N_LEVELS), each column a mean
-        over the atoms; ``τ logsumexp(x / τ)`` is a maximum smoothed over
-        τ, and its offset (τ log N_LEVELS for equal levels) cancels in the
-        difference.
+        The ``"levels"`` readout's pooling of atom-averaged outputs
+        (:func:`~ase_phonongnn.model._readouts.level_edges`).
         """
         assert self.level_log_temperature is not None
-        levels = pooled.view(pooled.shape[0], -1, 2, N_LEVELS)
-        tau = self.level_log_temperature.exp().view(1, -1, 1, 1)
-        edges = tau.squeeze(-1) * torch.logsumexp(levels / tau, dim=-1)
-        return edges[..., 0] - edges[..., 1]
+        return level_edges(pooled, self.level_log_temperature)
 
     @property
     def has_energy(self) -> bool:
@@ -683,24 +672,17 @@ class PotentialGNN(GraphModel):
                 out[keys.ENERGY] = energy
                 out[keys.ENERGY_PER_ATOM] = energy / n_atoms
             if self.intensive_head is not None:
-                per_atom = self.intensive_head(h)
-                pooled = torch.zeros(
-                    (n_graphs, per_atom.shape[1]), dtype=h.dtype, device=h.device
+                readout_inputs = ReadoutInputs(
+                    per_atom=self.intensive_head(h),
+                    h=h,
+                    radial=radial,
+                    weight=weight,
+                    edge_index=data.edge_index,
+                    batch=batch,
+                    n_graphs=n_graphs,
+                    n_atoms=n_atoms,
                 )
-                if self.intensive_gate is None:
-                    pooled = pooled.index_add(0, batch, per_atom)
-                    pooled = pooled / n_atoms.unsqueeze(-1)
-                    if self.level_log_temperature is not None:
-                        pooled = self._level_edges(pooled)
-                    if self.tight_binding is not None:
-                        top = self.tight_binding(
-                            h, radial, weight, data.edge_index, batch, n_graphs
-                        ).view(n_graphs, -1, 2)
-                        pooled = pooled + top[..., 0] - top[..., 1]
-                else:
-                    # softmax over the atoms of each structure, per target
-                    weights = softmax(self.intensive_gate(h), batch, num_nodes=n_graphs)
-                    pooled = pooled.index_add(0, batch, weights * per_atom)
+                pooled = self.readout.pool(self, readout_inputs)
                 index = self.intensive_index
                 values = self.target_shift[index] + self.target_scale[index] * pooled
                 for column, k in enumerate(index):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import lzma
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -72,8 +74,31 @@ def compute_force_constants(
 
 
 def save_phonopy(phonon: Phonopy, path: str | Path) -> Path:
-    """Write ``phonon`` as phonopy_params.yaml with force constants inside."""
+    """Write ``phonon`` as phonopy_params.yaml with force constants inside.
+
+    Parameters
+    ----------
+    phonon
+        Phonopy object with force constants.
+    path
+        File to write; a name ending in ``.xz`` (``NAME_params.yaml.xz``) is
+        written xz-compressed, which ``phonopy.load`` reads as it is.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    phonon.save(str(path), settings={"force_constants": True})
+    if path.suffix != ".xz":
+        phonon.save(str(path), settings={"force_constants": True})
+        return path
+    # phonopy writes plain YAML only: write it beside the target, then compress
+    plain = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
+    try:
+        phonon.save(str(plain), settings={"force_constants": True})
+        path.write_bytes(lzma.compress(plain.read_bytes(), preset=9))
+    finally:
+        plain.unlink(missing_ok=True)
     return path

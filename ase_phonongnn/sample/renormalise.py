@@ -25,6 +25,7 @@ resumes where it stopped.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
@@ -44,6 +45,8 @@ from ase_phonongnn.sample._phonopy import full_force_constants, load_phonopy
 from ase_phonongnn.sample.force_constants import save_phonopy
 from ase_phonongnn.sample.modes import ImaginaryPolicy
 from ase_phonongnn.sample.sampler import PhononSampler
+
+_log = logging.getLogger(__name__)
 
 CalculatorFactory = Callable[[], Calculator]
 
@@ -183,7 +186,8 @@ def renormalise(
         of every iteration (``iteration_<k>_data.npz``, Å and eV/Å) and
         ``history.json``; an existing checkpoint there is resumed.
     progress
-        Show progress bars.
+        Show progress bars. Each iteration's summary line goes to the
+        ``ase_phonongnn`` log (INFO) either way.
 
     Returns
     -------
@@ -259,8 +263,7 @@ def renormalise(
         )
         if checkpoint is not None:
             _save_checkpoint(result, checkpoint, config, u, forces)
-        if progress:
-            print(result.report().splitlines()[-1], flush=True)
+        _log.info("%s", result.report().splitlines()[-1])
         if change < config.tolerance_thz:
             result.converged = True
             return result

@@ -14,7 +14,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.db.core import check as check_key_value_pairs
 
 from ase_phonongnn import keys
-from ase_phonongnn.store._records import to_jsonable
+from ase_phonongnn._json import to_jsonable
 
 
 def _refuse_existing(path: Path, overwrite: bool) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -14,6 +13,7 @@ import numpy as np
 from ase import Atoms
 from numpy.typing import NDArray
 
+from ase_phonongnn._json import to_jsonable
 from ase_phonongnn.errors import StoreError
 from ase_phonongnn.store import _schema
 
@@ -52,27 +52,6 @@ def content_hash(atoms: Atoms) -> str:
         digest.update(np.int64(array.size).tobytes())
         digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()
-
-
-def to_jsonable(value: Any) -> Any:
-    """Return ``value`` as plain JSON types (numpy scalars and arrays to lists).
-
-    Non-finite floats become None; objects JSON cannot represent become their
-    ``str``.
-    """
-    if isinstance(value, dict):
-        return {str(key): to_jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(item) for item in value]
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return to_jsonable(value.item())
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    return str(value)
 
 
 def dumps(value: Any) -> bytes:

@@ -16,13 +16,6 @@ from ase_phonongnn.train._metrics import regression_metrics
 from ase_phonongnn.train._studies import LearningCurve
 from ase_phonongnn.train._trainer import TrainResult
 
-_LABELS = {
-    keys.ENERGY_PER_ATOM: "energy per atom",
-    keys.BAND_GAP: "band gap",
-    keys.VBM: "VBM",
-    keys.HYDROSTATIC_STRESS: "hydrostatic stress",
-}
-
 
 def _save(figure: Figure, path: str | os.PathLike[str]) -> Path:
     target = Path(path)
@@ -70,7 +63,7 @@ def plot_parity(
         m = regression_metrics(true, predicted)
         unit = keys.UNITS.get(target, "")
         axis.set_title(
-            f"{_LABELS.get(target, target)} ({split})\n"
+            f"{keys.plot_label(target)} ({split})\n"
             f"MAE {m['mae']:.3g} {unit}, R² {m['r2']:.3f}, n = {m['n']}",
             fontsize=10,
         )
@@ -107,7 +100,7 @@ def plot_learning_curve(
         unit = "" if metric == "r2" else f" ({keys.UNITS.get(target, '')})"
         axis.set_xlabel("training structures")
         axis.set_ylabel(f"test {metric.upper()}{unit}")
-        axis.set_title(_LABELS.get(target, target))
+        axis.set_title(keys.plot_label(target))
         if metric != "r2" and np.all(mean > 0):
             axis.set_yscale("log")
     return _save(figure, path)

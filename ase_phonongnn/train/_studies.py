@@ -13,11 +13,12 @@ import numpy as np
 from ase import Atoms
 from tqdm.auto import tqdm
 
+from ase_phonongnn._json import to_jsonable
 from ase_phonongnn.model import PAPER_ARCHITECTURES, ModelConfig
 from ase_phonongnn.train._config import TrainConfig
 from ase_phonongnn.train._data import labelled_graphs
 from ase_phonongnn.train._split import Split
-from ase_phonongnn.train._trainer import TrainResult, json_safe, train
+from ase_phonongnn.train._trainer import TrainResult, train
 
 #: The paper's grid (PAPER.md): 5 learning rates x 4 widths x 4 dropouts,
 #: for each of the six architectures: 480 models per property.
@@ -66,7 +67,7 @@ class LearningCurve:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
-        record: dict[str, Any] = json_safe(
+        record: dict[str, Any] = to_jsonable(
             {"records": self.records, "test": list(self.test), "targets": self.targets}
         )
         return record
@@ -175,7 +176,7 @@ class SweepResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (without the model)."""
-        record: dict[str, Any] = json_safe(
+        record: dict[str, Any] = to_jsonable(
             {
                 "records": self.records,
                 "best_index": self.best_index,

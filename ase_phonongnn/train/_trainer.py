@@ -18,6 +18,7 @@ from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
 from ase_phonongnn import keys
+from ase_phonongnn._json import to_jsonable
 from ase_phonongnn.errors import UnknownElementError
 from ase_phonongnn.label.labels import hydrostatic_stress
 from ase_phonongnn.model import GraphModel, ModelConfig, build_model
@@ -75,22 +76,11 @@ class TrainResult:
             "model_config": self.model_config.to_dict(),
             "train_config": self.train_config.to_dict(),
             "split": self.split.to_dict(),
-            "metrics": json_safe(self.metrics),
-            "history": json_safe(self.history),
+            "metrics": to_jsonable(self.metrics),
+            "history": to_jsonable(self.history),
             "best_epoch": self.best_epoch,
             "data_digest": self.data_digest,
         }
-
-
-def json_safe(value: Any) -> Any:
-    """Replace NaN and infinities by None, recursively, for strict JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value
 
 
 def resolve_species(
@@ -527,7 +517,7 @@ def predict_graphs(
     dict
         Per target (n_graphs,); with forces ``forces`` (n_atoms_total, 3) and
         ``stress`` (n_graphs, 6). With the stress, ``hydrostatic_stress`` is
-        its trace / 3, as :func:`~ase_phonongnn.predict.predict` gives it.
+        its trace / 3, as :func:`~ase_phonongnn.prediction.predict` gives it.
     """
     model.eval()
     derivatives = model.has_energy if forces is None else forces

@@ -10,6 +10,7 @@ failure of the test.
 from __future__ import annotations
 
 import io
+import lzma
 from pathlib import Path
 
 import ase.io
@@ -54,7 +55,7 @@ def _check(code: int, err: str, prog: str) -> None:
         assert err.startswith(f"phonongnn {prog}: error:") and err.count("\n") == 1, err
 
 
-PARAMS = (DATA / "Ag3SBr_300K_params.yaml").read_bytes()
+PARAMS = lzma.decompress((DATA / "Ag3SBr_300K_params.yaml.xz").read_bytes())
 
 
 @FUZZ

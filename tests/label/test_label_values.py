@@ -235,3 +235,28 @@ def test_labels_do_not_depend_on_order(tmp_path):
             same = forward[atoms.info[keys.CONTENT_HASH]]
             assert atoms.info[keys.ENERGY] == same.info[keys.ENERGY]
             assert np.array_equal(atoms.arrays[keys.FORCES], same.arrays[keys.FORCES])
+
+
+def test_a_label_config_stands_for_the_keywords(tmp_path):
+    from ase.calculators.lj import LennardJones
+
+    from ase_phonongnn.label import LabelConfig
+
+    options = {"sigma": 2.3, "epsilon": 0.5, "rc": 6.0}
+    config = LabelConfig(calculator_options=options, progress=False)
+    assert LabelConfig.from_dict(config.to_dict()) == config
+    snapshots = cu_snapshots(2)
+    path = tmp_path / "lj.h5"
+    lj = "ase.calculators.lj:LennardJones"
+    assert label_snapshots(snapshots, lj, path, config=config).done == 2
+    with SnapshotStore.open(path) as store:
+        energy = store.read_atoms()[0].info[keys.ENERGY]
+    direct = snapshots[0].copy()
+    direct.calc = LennardJones(**options)
+    assert energy == pytest.approx(direct.get_potential_energy(), rel=1e-12)
+    with pytest.raises(ValueError, match="calculator_options given both"):
+        label_snapshots(snapshots, lj, path, calculator_options=options, config=config)
+    with pytest.raises(ValueError, match="max_in_flight must be at least 1"):
+        LabelConfig(max_in_flight=0)
+    with pytest.raises(ValueError, match="timeout must be a positive number"):
+        label_snapshots(snapshots, "emt", tmp_path / "t.h5", timeout=-1.0)

@@ -12,7 +12,7 @@ from ase_phonongnn import PhononGNNCalc, keys
 from ase_phonongnn.data import DATA_DIR, MODEL_MANIFEST, dataset_path
 from ase_phonongnn.errors import ModelManifestError
 from ase_phonongnn.model import load_model, model_names, named_model, sha256
-from ase_phonongnn.predict import Committee
+from ase_phonongnn.prediction import Committee
 from ase_phonongnn.store import SnapshotStore
 
 

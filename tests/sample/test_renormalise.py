@@ -60,6 +60,19 @@ def test_harmonic_potential_is_a_fixed_point(
     assert len(result.history) == 2  # the fit, then a confirming iteration
 
 
+def test_iterations_go_to_the_log_not_to_stdout(
+    cu3au_phonon: Phonopy, cu3au_sampler: PhononSampler, capsys, caplog
+) -> None:
+    config = RenormalisationConfig(
+        temperature=300.0, n_snapshots=4, mixing=1.0, tolerance_thz=1e-6
+    )
+    factory = harmonic_factory(cu3au_sampler)
+    with caplog.at_level("INFO", logger="ase_phonongnn"):
+        renormalise(cu3au_phonon, factory, config, progress=False)
+    assert capsys.readouterr().out == ""
+    assert [r.getMessage()[:12] for r in caplog.records] == ["iteration 0:"]
+
+
 def test_no_convergence_is_reported(
     cu3au_phonon: Phonopy, cu3au_sampler: PhononSampler
 ) -> None:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import lzma
+
 import numpy as np
 import phonopy
 import pytest
 from phonopy import Phonopy
 
 from ase_phonongnn import keys
-from ase_phonongnn.data import force_constants_path
+from ase_phonongnn.data import force_constants_path, renormalised_temperatures
 from ase_phonongnn.errors import ForceConstantsError, ImaginaryModeError, SamplingError
-from ase_phonongnn.sample import ImaginaryPolicy, PhononSampler, SamplingConfig
+from ase_phonongnn.sample import (
+    ImaginaryPolicy,
+    PhononSampler,
+    SamplingConfig,
+    save_phonopy,
+)
 from ase_phonongnn.sample.modes import UNSTABLE_BELOW_THZ
 from tests.conftest import cu3au_unitcell
 
@@ -74,6 +81,28 @@ def test_constructors_agree(cu3au_phonon: Phonopy, tmp_path) -> None:
             positions(from_object.sample(300.0, 2, seed=1)),
             atol=1e-6,
         )
+
+
+def test_xz_compressed_force_constants_load_as_the_plain_file(
+    cu3au_phonon: Phonopy, tmp_path
+) -> None:
+    plain = save_phonopy(cu3au_phonon, tmp_path / "plain_params.yaml")
+    packed = save_phonopy(cu3au_phonon, tmp_path / "packed_params.yaml.xz")
+    assert lzma.decompress(packed.read_bytes()) == plain.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [packed.name, plain.name]
+    a, b = PhononSampler.from_file(plain), PhononSampler.from_file(packed)
+    assert a.force_constants_digest == b.force_constants_digest
+    np.testing.assert_array_equal(
+        positions(a.sample(300.0, 2, seed=1)), positions(b.sample(300.0, 2, seed=1))
+    )
+
+
+def test_shipped_force_constants_are_compressed() -> None:
+    for temperature in (None, *renormalised_temperatures("Ag3SBr")):
+        path = force_constants_path("Ag3SBr", temperature)
+        assert path.name.endswith("_params.yaml.xz")
+        assert path.stat().st_size < 20_000
+    assert force_constants_path("Ag3SI").name == "Ag3SI_harmonic_params.yaml.xz"
 
 
 def test_phonopy_dataset_round_trip(cu3au_phonon: Phonopy, cu3au_sampler) -> None:

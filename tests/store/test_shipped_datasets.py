@@ -33,7 +33,7 @@ def displacements(snapshots: list[Atoms], reference: Atoms) -> np.ndarray:
 @pytest.fixture(scope="module")
 def samplers() -> dict[str, PhononSampler]:
     """The shipped Ag3SBr force constants by the digest snapshots record."""
-    samplers = map(PhononSampler.from_file, DATA_DIR.glob("Ag3SBr_*_params.yaml"))
+    samplers = map(PhononSampler.from_file, DATA_DIR.glob("Ag3SBr_*_params.yaml.xz"))
     return {sampler.force_constants_digest: sampler for sampler in samplers}
 
 

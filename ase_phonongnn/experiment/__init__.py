@@ -1,0 +1,36 @@
+"""The paper's experiment (PAPER.md Fig. 4 and Table 1) on our data.
+
+Benítez et al. claim that GNNs trained on phonon-informed thermal snapshots
+predict the band gap better, with fewer structures, than GNNs trained on
+randomly displaced snapshots. :func:`run_experiment` checks the claim on two
+labelled datasets (by default the shipped ``phonon-Ag3SBr`` and
+``random-Ag3SBr`` stores), with the settings of an :class:`ExperimentConfig`:
+
+1. learning curves (Fig. 4): for every training size and seed, a model is
+   trained on phonon-informed and one on random structures (training sets
+   nested across sizes, validation 15:70 of the training size for early
+   stopping), each scored on the fixed held-out test set of its own kind, of
+   the other kind and of both (``combined``);
+2. a Table-1 analog: one model per target trained on one kind or both, with
+   MAE, RMSE and R² on its training, validation and test sets.
+
+Every finished run is written to ``results.json`` in the output directory at
+once; running again resumes (on the structures recorded there only, so that
+labelling may go on meanwhile). ``phonongnn paper-experiment`` runs it from
+the command line.
+"""
+
+from __future__ import annotations
+
+from ase_phonongnn.experiment._config import KINDS, QUICK, TEST_KINDS, ExperimentConfig
+from ase_phonongnn.experiment._experiment import run_experiment
+from ase_phonongnn.experiment._results import ResultsFile
+
+__all__ = [
+    "KINDS",
+    "QUICK",
+    "TEST_KINDS",
+    "ExperimentConfig",
+    "ResultsFile",
+    "run_experiment",
+]
