@@ -17,7 +17,9 @@ _XYZ_SUFFIXES = (".extxyz", ".xyz")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``phonongnn export``."""
     parser.add_argument(
-        "store", type=Path, help="snapshot store .h5 or a shipped dataset name"
+        "store",
+        type=Path,
+        help="snapshot store .h5 or a dataset name (phonon-Ag3SBr, ...)",
     )
     parser.add_argument(
         "--out",

@@ -6,6 +6,7 @@ The pretrained models are named in the manifest :data:`MODEL_MANIFEST`.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Final
@@ -90,13 +91,58 @@ def renormalised_temperatures(material: str = "Ag3SBr") -> tuple[float, ...]:
 DATASETS: Final = ("phonon-Ag3SBr", "random-Ag3SBr")
 
 
+#: Environment variable naming a folder of further datasets (default: the
+#: ``datasets`` folder beside the package in a clone of the repository).
+DATASETS_ENV: Final = "ASE_PHONONGNN_DATASETS"
+#: Manifest of a datasets folder: ``{name: {"file": relative path, ...}}``,
+#: with each store's level of theory and description.
+DATASET_MANIFEST: Final = "datasets.json"
+
+
+def datasets_directory() -> Path:
+    """Return the folder of the datasets that do not ship inside the package.
+
+    ``$ASE_PHONONGNN_DATASETS`` where set, else ``datasets/`` of the
+    repository the package sits in (a clone, or an editable install of one).
+    """
+    configured = os.environ.get(DATASETS_ENV)
+    if configured:
+        return Path(configured).expanduser().resolve()
+    return DATA_DIR.parents[1] / "datasets"
+
+
+def dataset_manifest() -> dict[str, dict[str, str]]:
+    """Return the manifest of :func:`datasets_directory` (empty where it has none)."""
+    path = datasets_directory() / DATASET_MANIFEST
+    if not path.is_file():
+        return {}
+    manifest: dict[str, dict[str, str]] = json.loads(path.read_text())
+    return manifest
+
+
+def dataset_names() -> tuple[str, ...]:
+    """Return the names of every dataset found: shipped ones, then the folder's.
+
+    A name the folder's manifest lists counts once its store exists.
+    """
+    directory = datasets_directory()
+    found = [
+        name
+        for name, entry in dataset_manifest().items()
+        if name not in DATASETS and (directory / entry["file"]).is_file()
+    ]
+    return (*DATASETS, *found)
+
+
 def dataset_path(name: str) -> Path:
-    """Return the path of a shipped snapshot store.
+    """Return the path of a snapshot store by name.
 
     Parameters
     ----------
     name
-        One of :data:`DATASETS`.
+        One of :data:`DATASETS` (inside the package) or a name in the
+        manifest of :func:`datasets_directory`, e.g. the PBEsol family's
+        ``pbesol-thermal-Ag3SI``.
 
     Examples
     --------
@@ -105,21 +151,36 @@ def dataset_path(name: str) -> Path:
     >>> with SnapshotStore.open(dataset_path("phonon-Ag3SBr")) as store:
     ...     snapshots = store.read_atoms("done")
     """
-    if name not in DATASETS:
-        raise ValueError(f"no shipped dataset {name!r}; choose one of {DATASETS}")
-    return data_path(f"{name}.h5")
+    if name in DATASETS:
+        return data_path(f"{name}.h5")
+    entry = dataset_manifest().get(name)
+    if entry is None:
+        raise ValueError(
+            f"no dataset {name!r}; choose one of {dataset_names()} (further "
+            f"datasets: a folder with {DATASET_MANIFEST}, named by ${DATASETS_ENV})"
+        )
+    path = datasets_directory() / entry["file"]
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"dataset {name!r} is listed in {datasets_directory() / DATASET_MANIFEST} "
+            f"but its store {path} is missing"
+        )
+    return path
 
 
 def resolve_dataset(source: str | os.PathLike[str]) -> Path:
-    """Return the store of a shipped dataset name (see :data:`DATASETS`), or the path."""
-    if str(source) in DATASETS and not Path(source).exists():
+    """Return the store of a dataset name (see :func:`dataset_names`), or the path."""
+    if not Path(source).exists() and (
+        str(source) in DATASETS or str(source) in dataset_manifest()
+    ):
         return dataset_path(str(source))
     return Path(source)
 
 
 #: The manifest of the shipped pretrained models (their names, member files
 #: with SHA-256 digests, spread calibration, training data and level of
-#: theory), read by :mod:`ase_phonongnn.model` (:func:`~ase_phonongnn.model.named_model`).
+#: theory), read by :mod:`ase_phonongnn.model`
+#: (:func:`~ase_phonongnn.model.named_model`).
 MODEL_MANIFEST: Final = "models.json"
 
 

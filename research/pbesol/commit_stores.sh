@@ -5,7 +5,7 @@
 # not read back is taken again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-for store in research/pbesol/stores/*.h5; do
+for store in datasets/pbesol/*.h5; do
   for try in 1 2 3; do
     git add "$store"
     if git show ":$store" > /tmp/committed.h5 && python -c "
@@ -25,7 +25,7 @@ git commit -q -m "PBEsol labels so far: $(python -c "
 from pathlib import Path
 from ase_phonongnn.store import SnapshotStore
 parts = []
-for p in sorted(Path('research/pbesol/stores').glob('*.h5')):
+for p in sorted(Path('datasets/pbesol').glob('*.h5')):
     with SnapshotStore.open(p) as s:
         c = s.counts()
     parts.append(f'{p.stem} {c[\"done\"]} done, {c[\"failed\"]} failed')

@@ -2,10 +2,11 @@
 
 Writes one JSON line per setting to research/pbesol/settings_check.jsonl:
 energy per atom, forces, band gap, VBM, hydrostatic stress, CPU seconds.
-    python research/pbesol/settings_check.py
+    python research/pbesol/settings_check.py [SETTING ...]
 """
 
 import json
+import resource
 import sys
 import time
 from pathlib import Path
@@ -24,6 +25,9 @@ SETTINGS = {
     "h=0.16": {"h": 0.16},
     "tight-scf": {"convergence": {"energy": 1e-6, "density": 1e-6}},
     "strain=0.006": {"strain": 0.006},
+    "basis=sz(dzp)": {"basis": "sz(dzp)"},
+    "smearing=0.02": {"occupations": {"name": "fermi-dirac", "width": 0.02}},
+    "pw-500eV": {"mode": {"name": "pw", "ecut": 500}},
 }
 
 
@@ -46,6 +50,11 @@ def main(names: list[str]) -> None:
             "setting": name,
             "options": SETTINGS[name],
             "cpu_s": round(time.process_time() - start, 1),
+            # peak resident set of this process so far (run one setting per
+            # process for each setting's own)
+            "peak_rss_mib": round(
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            ),
             **{
                 k: float(labels[k])
                 for k in ("energy_per_atom", "band_gap", "vbm", "hydrostatic_stress")

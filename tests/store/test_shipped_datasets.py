@@ -129,7 +129,7 @@ def test_mean_band_gap_closes_with_displacement() -> None:
 def test_shipped_names_load_as_training_inputs() -> None:
     structures = load_structures(["phonon-Ag3SBr"])
     assert len(structures) == len(read("phonon-Ag3SBr", keys.DONE))
-    with pytest.raises(ValueError, match="no shipped dataset"):
+    with pytest.raises(ValueError, match="no dataset"):
         dataset_path("phonon-Ag3SI")
 
 
