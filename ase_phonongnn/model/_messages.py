@@ -117,15 +117,11 @@ class _EdgeMessages(torch.autograd.Function):
         if compiled:
             forward_block = _compiled(_forward_block)
             for lo in starts:
-                source, target = edge_index[:, lo : lo + size]
                 forward_block(
                     context,
                     v,
-                    radial[lo : lo + size],
-                    unit[lo : lo + size],
+                    *_block_inputs(radial, unit, edge_index, lo, size),
                     weight,
-                    source,
-                    target,
                     summed_s,
                     summed_v,
                 )
@@ -171,16 +167,11 @@ class _EdgeMessages(torch.autograd.Function):
         ):
             backward_block = _compiled(_backward_block)
             for lo in starts:
-                hi = lo + size
-                source, target = edge_index[:, lo:hi]
-                g_radial[lo:hi], g_unit[lo:hi] = backward_block(
+                g_radial[lo : lo + size], g_unit[lo : lo + size] = backward_block(
                     context,
                     v,
-                    radial[lo:hi],
-                    unit[lo:hi],
+                    *_block_inputs(radial, unit, edge_index, lo, size),
                     weight,
-                    source,
-                    target,
                     grad_s,
                     grad_v,
                     g_context,
@@ -230,14 +221,31 @@ def _compiled(function: Callable[..., Any]) -> Callable[..., Any]:
     return torch.compile(function, dynamic=True)
 
 
+def _block_inputs(
+    radial: Tensor, unit: Tensor, edge_index: Tensor, lo: int, size: int
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Return a block's radial basis, unit vectors, sources and targets.
+
+    Copies, not views: a compiled function guards on the storage offsets
+    of its inputs, and views at every block's offset would recompile it.
+    """
+    hi = lo + size
+    return (
+        radial[lo:hi].clone(),
+        unit[lo:hi].clone(),
+        edge_index[0, lo:hi].clone(),
+        edge_index[1, lo:hi].clone(),
+    )
+
+
 def _forward_block(
     context: Tensor,
     v: Tensor | None,
     radial: Tensor,
     unit: Tensor,
-    weight: Tensor,
     source: Tensor,
     target: Tensor,
+    weight: Tensor,
     summed_s: Tensor,
     summed_v: Tensor,
 ) -> None:
@@ -257,9 +265,9 @@ def _backward_block(
     v: Tensor | None,
     radial: Tensor,
     unit: Tensor,
-    weight: Tensor,
     source: Tensor,
     target: Tensor,
+    weight: Tensor,
     grad_s: Tensor,
     grad_v: Tensor,
     g_context: Tensor | None,
