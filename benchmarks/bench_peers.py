@@ -114,7 +114,10 @@ def schnet(structures: list[Any]) -> tuple[Callable[[], Any], int]:
 def mace(structures: list[Any]) -> tuple[Callable[[], Any], int] | None:
     """Return a run of a MACE-small-sized MACE (random weights), or None."""
     try:
-        from e3nn import o3
+        # e3nn 0.4.4 loads its bundled Wigner constants with torch.load, which
+        # since torch 2.6 refuses their pickled slices unless allowed
+        with torch.serialization.safe_globals([slice]):
+            from e3nn import o3
         from mace import data as mace_data
         from mace import modules, tools
         from mace.tools import torch_geometric as mace_geometric
