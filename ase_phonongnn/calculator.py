@@ -94,6 +94,11 @@ class PhononGNNCalc(Calculator):
         ASE's ``calculate_numerical_forces`` and
         ``calculate_numerical_stress``): in float32 the energy of a 40-atom
         Ag3SBr cell (-4,191 eV) moves in steps of 4.9e-4 eV.
+    compile_messages
+        Compile the message kernels of the ``ours`` members with
+        ``torch.compile`` (see :class:`~ase_phonongnn.predict.Committee`):
+        faster on a CPU after a first call that compiles for tens of
+        seconds; the same results to rounding.
 
     Raises
     ------
@@ -139,11 +144,15 @@ class PhononGNNCalc(Calculator):
         model: ModelSpec = None,
         device: str | torch.device = "auto",
         dtype: str | torch.dtype | None = None,
+        *,
+        compile_messages: bool = False,
     ) -> None:
         from ase_phonongnn.prediction._models import Committee
 
         super().__init__()  # type: ignore[no-untyped-call]
-        self.committee: Committee = Committee.load(model, device, dtype=dtype)
+        self.committee: Committee = Committee.load(
+            model, device, dtype=dtype, compile_messages=compile_messages
+        )
         # instance attribute: ASE's get_property refuses what is not listed
         self.implemented_properties = list(  # type: ignore[misc]
             self.committee.output_names

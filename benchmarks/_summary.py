@@ -363,6 +363,22 @@ def _shipped(data: dict[str, Any]) -> list[Row]:
                         src,
                     )
                 )
+    for what, text in (("all", "every property"), ("scalars", "scalars only")):
+        key = f"committee-compiled/{what}/predict40"
+        if f"{key}/speedup" in s:
+            rows.append(
+                Row(
+                    "shipped models",
+                    f"committee with compiled message kernels, {text}, 40-atom "
+                    f"frames, predict: now / before ({base})",
+                    s[f"{key}/speedup"],
+                    3.0 if what == "all" else None,
+                    "at least" if what == "all" else "report",
+                    f"{rate(key, 'now')} frames/s; "
+                    f"{s[f'{key}/over_eager_now']:.2f}× the eager kernels",
+                    src,
+                )
+            )
     rows.append(
         Row(
             "shipped models",
@@ -396,6 +412,30 @@ def _shipped(data: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _peers(data: dict[str, Any]) -> list[Row]:
+    models = data["models"]
+    rows = []
+    for name, row in models.items():
+        if name == "ours":
+            continue
+        rows.append(
+            Row(
+                "peers",
+                f"one shipped member / {name} (random weights), frames/s with "
+                "forces, 40-atom frames",
+                row["ours_over_this"],
+                None,
+                "report",
+                f"{models['ours']['frames_per_second']:.0f} vs "
+                f"{row['frames_per_second']:.0f} frames/s; "
+                f"{models['ours']['parameters']:,} vs {row['parameters']:,} "
+                "parameters",
+                "bench_peers.py",
+            )
+        )
+    return rows
+
+
 BUILDERS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "graph": _graph,
     "predict": _predict,
@@ -403,6 +443,7 @@ BUILDERS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "models": _models,
     "labelling": _labelling,
     "shipped": _shipped,
+    "peers": _peers,
 }
 
 

@@ -12,7 +12,10 @@ in turn; the best round of each counts), so a change of the machine's load
 reaches both versions alike.
 
 Cases, for the committee and the member, every property (energy, forces,
-stress, band gap, VBM, σh) and the scalars only (no backward pass):
+stress, band gap, VBM, σh) and the scalars only (no backward pass), and
+``predict40`` of the committee with compiled message kernels
+(``committee-compiled``: ``PhononGNNCalc(compile_messages=True)``, in the
+versions that have it; its speed-up is over the committee of "before"):
 
 - ``predict40``: :func:`~ase_phonongnn.prediction` of thermal snapshots of the
   40-atom 2×2×2 Ag3SBr cell (shipped force constants, 300 K) with each
@@ -50,6 +53,7 @@ batch 1; peak memory of a 2,560-atom frame ≤ 0.4 GiB.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import subprocess
@@ -65,6 +69,8 @@ from _common import RESULTS, machine, peak_rss_kib, reset_peak_rss, write_json
 ROOT = Path(__file__).resolve().parent.parent
 SCALARS = ["energy", "band_gap", "vbm"]
 MODELS = ("committee", "member")
+#: The committee with compiled message kernels (versions that have them).
+COMPILED = "committee-compiled"
 WHAT = ("all", "scalars")
 
 
@@ -99,10 +105,13 @@ def calculators() -> dict[str, Any]:
 
     from ase_phonongnn import PhononGNNCalc
 
-    return {
+    calcs = {
         "committee": PhononGNNCalc(),
         "member": PhononGNNCalc(shipped_committee()[0][0]),
     }
+    if "compile_messages" in inspect.signature(PhononGNNCalc).parameters:
+        calcs[COMPILED] = PhononGNNCalc(compile_messages=True)
+    return calcs
 
 
 def make_cases(spec: dict[str, Any]) -> dict[str, Any]:
@@ -143,6 +152,8 @@ def make_cases(spec: dict[str, Any]) -> dict[str, Any]:
         for what in WHAT:
             names = everything if what == "all" else SCALARS
             cases[f"{model}/{what}/predict40"] = batched(calc, names)
+        if model == COMPILED:
+            continue
         for key, atoms in cells.items():
             if model == "member" or len(atoms) <= spec["committee_cells_up_to"]:
                 cases[f"{model}/all/{key}"] = evaluate(calc, [atoms], everything)
@@ -221,11 +232,18 @@ class Worker:
 
 
 def compare(now: Path, before: Path) -> dict[str, float]:
-    """Largest |now - before| over the largest |before|, per case and property."""
+    """Largest |now - before| over the largest |before|, per case and property.
+
+    The compiled committee of "now" is compared with the committee of
+    "before".
+    """
     a, b = np.load(now), np.load(before)
     out = {}
-    for key in sorted(set(a.files) & set(b.files)):
-        x, y = a[key], b[key]
+    for key in sorted(a.files):
+        other = key.replace(COMPILED, "committee", 1)
+        if other not in b.files:
+            continue
+        x, y = a[key], b[other]
         out[key] = float(np.max(np.abs(x - y)) / max(np.max(np.abs(y)), 1e-30))
     return out
 
@@ -392,6 +410,17 @@ def summary(cases: dict[str, Any]) -> dict[str, Any]:
         for case, row in cases.items():
             if case.startswith(model) and "/cell" in case:
                 out[f"{case}/speedup"] = row["speedup"]
+    for what in WHAT:
+        compiled = cases.get(f"{COMPILED}/{what}/predict40")
+        if compiled is not None:
+            before = cases[f"committee/{what}/predict40"]["before_seconds"]
+            out[f"{COMPILED}/{what}/predict40/speedup"] = (
+                before / compiled["now_seconds"]
+            )
+            out[f"{COMPILED}/{what}/predict40/over_eager_now"] = (
+                cases[f"committee/{what}/predict40"]["now_seconds"]
+                / compiled["now_seconds"]
+            )
     for version in ("now", "before"):
         batch = {
             int(case.rsplit("batch", 1)[1]): row[f"{version}_frames_per_second"]

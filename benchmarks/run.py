@@ -37,6 +37,7 @@ NAMES = (
     "sampling",
     "predict",
     "shipped",
+    "peers",
     "models",
     "labelling",
     "profile",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 
 import pytest
@@ -10,7 +11,7 @@ from ase.build import bulk
 
 from ase_phonongnn import keys
 from ase_phonongnn.graph import build_graph
-from ase_phonongnn.model import _ours, build_model
+from ase_phonongnn.model import _messages, build_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -36,7 +37,7 @@ def test_blocked_prediction_equals_the_differentiable_one(
 
     Blocks of 29 edges: many blocks, the last one partial.
     """
-    monkeypatch.setitem(_ours.EDGE_BLOCK, "cpu", 29)
+    monkeypatch.setitem(_messages.EDGE_BLOCK, "cpu", 29)
     net = painn(property_model, readout)
     atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat((2, 1, 1))
     atoms.numbers[::3] = 79
@@ -66,7 +67,7 @@ def test_blocked_prediction_equals_the_differentiable_one(
 @pytest.mark.parametrize("zero_vectors", [False, True])
 def test_edge_messages_backward_is_the_derivative(monkeypatch, zero_vectors):
     """gradcheck: the hand-written backward against finite differences."""
-    monkeypatch.setitem(_ours.EDGE_BLOCK, "cpu", 7)
+    monkeypatch.setitem(_messages.EDGE_BLOCK, "cpu", 7)
     generator = torch.Generator().manual_seed(1)
 
     def random(*shape):
@@ -80,6 +81,32 @@ def test_edge_messages_backward_is_the_derivative(monkeypatch, zero_vectors):
     weight = random(3 * width, n_radial).requires_grad_()
     edge_index = torch.randint(0, n, (2, n_edges), generator=generator)
     assert torch.autograd.gradcheck(
-        lambda *x: _ours.edge_messages(*x, edge_index),
+        lambda *x: _messages.edge_messages(*x, edge_index),
         (context, v, radial, unit, weight),
     )
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    shutil.which("g++") is None and shutil.which("c++") is None,
+    reason="torch.compile on a CPU needs a C++ compiler",
+)
+def test_compiled_messages_give_the_same_predictions(monkeypatch, property_model):
+    """Compiled blocks: the same energies, forces and stress to rounding."""
+    monkeypatch.setitem(_messages.COMPILED_EDGE_BLOCK, "cpu", 29)
+    net = painn(property_model, "tight-binding")
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat((2, 1, 1))
+    atoms.numbers[::3] = 79
+    atoms.rattle(0.15, seed=4)
+    graph = build_graph(atoms, cutoff=4.0, dtype=torch.float64)
+    with torch.no_grad():
+        eager = net(graph, compute_forces=True, compute_stress=True)
+        net.compiled_messages = True
+        compiled = net(graph, compute_forces=True, compute_stress=True)
+    with torch.inference_mode():
+        scalars = net(graph)
+    assert eager[keys.FORCES].abs().max() > 1e-3
+    for name, value in eager.items():
+        torch.testing.assert_close(compiled[name], value, rtol=1e-12, atol=1e-13)
+        if name in scalars:
+            torch.testing.assert_close(scalars[name], value, rtol=1e-12, atol=1e-13)
