@@ -118,15 +118,17 @@ def _committee(
     model: ModelSpec | Committee,
     device: str | torch.device,
     dtype: str | torch.dtype | None = None,
+    compile_messages: bool = False,
 ) -> Committee:
     if isinstance(model, Committee):
-        if dtype is not None:
+        if dtype is not None or compile_messages:
             raise ValueError(
-                "dtype converts the models that predict loads; a Committee is "
-                "already loaded: pass dtype to Committee.load instead"
+                "dtype and compile_messages apply to the models that predict "
+                "loads; a Committee is already loaded: pass them to "
+                "Committee.load instead"
             )
         return model
-    return Committee.load(model, device, dtype=dtype)
+    return Committee.load(model, device, dtype=dtype, compile_messages=compile_messages)
 
 
 def _batches(
@@ -194,7 +196,7 @@ def iter_predictions(
         },
     )
     size, progress = config.batch_size, config.progress
-    committee = _committee(model, config.device, config.dtype)
+    committee = _committee(model, config.device, config.dtype, config.compile_messages)
     wanted = committee.check_properties(config.properties)
     names = [
         name

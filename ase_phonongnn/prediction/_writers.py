@@ -266,7 +266,7 @@ def write_predictions(
             "progress": progress,
         },
     )
-    committee = _committee(model, config.device, config.dtype)
+    committee = _committee(model, config.device, config.dtype, config.compile_messages)
     with PredictionWriter(
         path, committee, overwrite=overwrite, out_format=out_format
     ) as writer:

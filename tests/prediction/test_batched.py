@@ -13,6 +13,7 @@ from ase.build import bulk
 
 from ase_phonongnn import PhononGNNCalc, SnapshotStore, keys, predict
 from ase_phonongnn.prediction import (
+    Committee,
     PredictionConfig,
     UnsupportedElementError,
     UnsupportedStructureError,
@@ -119,6 +120,11 @@ def test_a_prediction_config_stands_for_the_keywords(property_model, tmp_path):
         mixed_structures()
     )
     assert "vbm" in out.read_text().splitlines()[0]
+    compiled = PredictionConfig(compile_messages=True)
+    assert PredictionConfig.from_dict(compiled.to_dict()) == compiled
+    loaded = Committee.load(model, "cpu")
+    with pytest.raises(ValueError, match=r"pass them to Committee\.load"):
+        predict(loaded, mixed_structures(), config=compiled)
 
 
 def test_attach_writes_results_into_atoms_info(property_model):
