@@ -151,7 +151,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--learning-rate",
         type=float,
         metavar="LR",
-        help="override the presets (paper-*: 1e-4, ours: 1e-3)",
+        help="override the presets (paper-1 to paper-6: 1e-4, ours: 1e-3)",
     )
     fit.add_argument(
         "--cutoff",
