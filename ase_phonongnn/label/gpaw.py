@@ -1,19 +1,19 @@
 """The built-in DFT labeller: GPAW at PBEsol, as an ASE calculator.
 
 Each structure is computed by a new GPAW calculator with the keyword
-arguments of :data:`PBESOL_DEFAULTS` (LCAO, double-ζ polarised basis, PBEsol,
-Γ point, Fermi–Dirac smearing of 0.05 eV), overridable one by one. The
+arguments of :data:`PBESOL_DEFAULTS` (plane waves to 400 eV, PBEsol, Γ
+point, Fermi–Dirac smearing of 0.05 eV, initial wave functions from the
+double-ζ polarised atomic basis), overridable one by one. The
 PBEsol PAW datasets ship with the package (:func:`paw_dataset_directory`;
 gpaw-data carries PBE ones only) and are put on GPAW's search path, so
 nothing is downloaded or generated at run time.
 
-Labels: energy and forces from GPAW; VBM and band gap from the eigenvalues
-over all k-points by counting electrons (:func:`gpaw_band_edges`: the
-smearing's partial occupations of a small gap do not make it a metal); the
-hydrostatic
-stress from GPAW's stress tensor where the mode has one (plane waves), and in
-LCAO mode, which has none, as the symmetric finite difference of the energy
-under isotropic strain,
+Labels: energy, forces and (in plane waves) the stress tensor from GPAW; VBM
+and band gap from the eigenvalues over all k-points by counting electrons
+(:func:`gpaw_band_edges`: the smearing's partial occupations of a small gap
+do not make it a metal); the hydrostatic stress from the stress tensor, and
+in LCAO mode, which has none, as the symmetric finite difference of the
+energy under isotropic strain,
 
     σh = [E(1 + δ) − E(1 − δ)] / (2 δ · 3 V),
 
@@ -55,10 +55,11 @@ from ase_phonongnn.label.labels import (
 )
 
 #: GPAW keyword arguments of the built-in PBEsol labeller (the 11-electron Ag
-#: dataset: 4d¹⁰5s¹ in the valence). Chosen by the measurements in the
-#: documentation's level-of-theory page.
+#: dataset: 4d¹⁰5s¹ in the valence; ``basis`` gives the initial wave
+#: functions). Chosen by the measurements in the documentation's
+#: level-of-theory page.
 PBESOL_DEFAULTS: Final[Mapping[str, Any]] = {
-    "mode": "lcao",
+    "mode": {"name": "pw", "ecut": 400},
     "basis": "dzp",
     "xc": "PBEsol",
     "kpts": (1, 1, 1),
@@ -127,18 +128,18 @@ def _add_setup_path() -> None:
 
 
 class GPAWPBEsol(Calculator):
-    """GPAW at PBEsol: energy, forces, hydrostatic stress, band gap and VBM.
+    """GPAW at PBEsol: energy, forces, stress, band gap and VBM.
 
     Parameters
     ----------
     strain
         Relative isotropic strain δ of the finite-difference hydrostatic stress
-        in LCAO mode (default :data:`DEFAULT_STRAIN`); ``None`` skips it (two
-        of the three GPAW runs per structure). Modes with a stress tensor
-        (plane waves) use GPAW's stress instead.
+        in LCAO mode (default :data:`DEFAULT_STRAIN`); ``None`` leaves LCAO
+        without σh. Plane waves (the default mode) give GPAW's stress tensor
+        instead.
     **gpaw_parameters
         GPAW keyword arguments that replace or add to :data:`PBESOL_DEFAULTS`,
-        e.g. ``basis="sz"`` or ``mode={"name": "pw", "ecut": 350}``. ``txt``
+        e.g. ``mode={"name": "pw", "ecut": 600}`` or ``mode="lcao"``. ``txt``
         is always None (no output file).
 
     Attributes
@@ -183,6 +184,7 @@ class GPAWPBEsol(Calculator):
             *([keys.HYDROSTATIC_STRESS] if has_stress or strain is not None else []),
         ]
         self.used_settings: dict[str, Any] = {}
+        self._converged = Atoms()  # the last structure, with its GPAW
 
     @property
     def name(self) -> str:
@@ -219,10 +221,11 @@ class GPAWPBEsol(Calculator):
     ) -> None:
         """Run GPAW on the structure (ASE calculator protocol).
 
-        One SCF gives energy, forces, band gap and VBM (and GPAW's stress in
-        modes that have one). In LCAO the hydrostatic stress takes two more
-        SCFs on strained cells, run only when it is asked for, so that
-        forces alone (phonons, renormalisation, relaxations) cost one SCF.
+        One SCF gives energy, forces, band gap and VBM. The stress is computed
+        when it is asked for: from the converged plane-wave calculation, or
+        in LCAO (σh only) by two more SCFs on strained cells, so that forces
+        alone (phonons, renormalisation, relaxations) cost one SCF and no
+        stress.
         """
         properties = list(properties or [keys.ENERGY])
         if system_changes or keys.ENERGY not in self.results:
@@ -230,10 +233,12 @@ class GPAWPBEsol(Calculator):
                 atoms, properties, system_changes
             )
             self._single_point()
-        if keys.HYDROSTATIC_STRESS in properties and (
-            keys.HYDROSTATIC_STRESS not in self.results
-        ):
-            self._strain_stress()
+        stress_asked = {keys.STRESS, keys.HYDROSTATIC_STRESS} & set(properties)
+        if stress_asked - set(self.results):
+            if self._mode() == "lcao":
+                self._strain_stress()
+            else:
+                self._tensor_stress()
 
     def _structure(self) -> Atoms:
         assert self.atoms is not None  # set by the base class
@@ -260,14 +265,22 @@ class GPAWPBEsol(Calculator):
         self.used_settings = {
             "paw_datasets": paw_datasets(structure.numbers, self.gpaw_parameters),
         }
-        if structure.pbc.all() and self._mode() != "lcao":
-            stress = np.asarray(structure.get_stress(voigt=True), dtype=np.float64)
-            self.results[keys.STRESS] = stress
-            self.results[keys.HYDROSTATIC_STRESS] = float(hydrostatic_stress(stress))
-            self.used_settings["hydrostatic_stress"] = "GPAW stress tensor"
+        self._converged = structure
+
+    def _tensor_stress(self) -> None:
+        structure = self._converged
+        if not structure.pbc.all():
+            raise PropertyNotImplementedError(
+                "the stress needs a periodic structure "
+                f"(got pbc={structure.pbc.tolist()})"
+            )
+        stress = np.asarray(structure.get_stress(voigt=True), dtype=np.float64)
+        self.results[keys.STRESS] = stress
+        self.results[keys.HYDROSTATIC_STRESS] = float(hydrostatic_stress(stress))
+        self.used_settings["hydrostatic_stress"] = "GPAW stress tensor"
 
     def _strain_stress(self) -> None:
-        structure = self._structure()
+        structure = self._converged
         if not structure.pbc.all() or self.strain is None:
             raise PropertyNotImplementedError(
                 "the hydrostatic stress needs a periodic structure and strain "

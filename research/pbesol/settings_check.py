@@ -27,7 +27,9 @@ SETTINGS = {
     "strain=0.006": {"strain": 0.006},
     "basis=sz(dzp)": {"basis": "sz(dzp)"},
     "smearing=0.02": {"occupations": {"name": "fermi-dirac", "width": 0.02}},
+    "pw-400eV": {"mode": {"name": "pw", "ecut": 400}},
     "pw-500eV": {"mode": {"name": "pw", "ecut": 500}},
+    "pw-600eV": {"mode": {"name": "pw", "ecut": 600}},
 }
 
 

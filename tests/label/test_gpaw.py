@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.io import write
+from ase.units import GPa
 
 from ase_phonongnn import keys
 from ase_phonongnn.cli.main import main
@@ -31,8 +32,10 @@ if os.environ.get("CI") and importlib.util.find_spec("gpaw") is None:
     raise ImportError("CI runs the GPAW tests: pip install 'ase-phonongnn[dft]'")
 gpaw = pytest.importorskip("gpaw")
 
-#: A minimal basis (single-ζ, cut from the shipped dzp files) keeps these fast.
-SMALL = {"basis": "sz(dzp)"}
+#: LCAO with a minimal basis (single-ζ, cut from the shipped dzp files) keeps
+#: these fast; plane waves at a low cutoff for the stress tensor.
+SMALL = {"mode": "lcao", "basis": "sz(dzp)"}
+SMALL_PW = {"mode": {"name": "pw", "ecut": 250}, "basis": "sz(dzp)", "h": 0.3}
 
 
 def ag3si_cell(seed: int = 1) -> Atoms:
@@ -55,6 +58,8 @@ def test_cli_label_is_reproduced_by_gpaw_from_its_parameters(tmp_path, monkeypat
             str(store_path),
             "--calculator",
             "gpaw",
+            "--calculator-option",
+            "mode=lcao",
             "--calculator-option",
             "basis=sz(dzp)",
             "--calculator-option",
@@ -163,3 +168,22 @@ def test_forces_alone_leave_the_strained_runs_out():
         atoms, lambda: GPAWPBEsol(**SMALL, h=0.3), 0.003
     )
     assert sigma == pytest.approx(expected, abs=1e-6)
+
+
+def test_plane_waves_give_a_stress_tensor_of_a_stable_crystal():
+    """Plane waves (the default mode) give GPAW's stress tensor: a cubic cell
+    under isotropic strain has an isotropic stress, tensile when expanded and
+    compressive when compressed, with a positive bulk modulus.
+    """
+    sigma = []
+    for scale in (0.99, 1.01):
+        atoms = antiperovskite("I")
+        atoms.set_cell(atoms.cell * scale, scale_atoms=True)
+        atoms.calc = GPAWPBEsol(**SMALL_PW)
+        stress = atoms.get_stress(voigt=True)
+        np.testing.assert_allclose(stress[:3], stress[0], atol=1e-4)  # cubic
+        np.testing.assert_allclose(stress[3:], 0, atol=1e-4)
+        sigma.append(atoms.calc.get_property(keys.HYDROSTATIC_STRESS, atoms))
+        assert sigma[-1] == pytest.approx(stress[0] / GPa, rel=1e-9)  # tr σ / 3
+    bulk_modulus = (sigma[1] - sigma[0]) / (3 * np.log(1.01 / 0.99))
+    assert 5 < bulk_modulus < 300
