@@ -23,7 +23,8 @@ with the results, in benchmarks/results/labelling.json.
 ``--quick`` skips the worker scaling (8 more GFN2-xTB single points per
 worker count and round, several minutes on a loaded machine).
 ``--calculator gpaw`` measures the worker scaling of the GPAW labeller
-instead (about 200 CPU-seconds per snapshot: use ``--n-snapshots 2``).
+instead (about 200 CPU-seconds per snapshot: use ``--n-snapshots 2
+--rounds 1``).
 """
 
 from __future__ import annotations
@@ -147,6 +148,12 @@ def main() -> None:
         help="labeller of the worker scaling: gfn2-xtb (default) or gpaw "
         "(results in labelling-gpaw.json)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="rounds of 1 and 2 workers (default 2: 1, 2, 2, 1)",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     suffix = "" if args.calculator == "gfn2-xtb" else f"-{args.calculator}"
@@ -175,10 +182,11 @@ def main() -> None:
             "target_store_overhead_below": 0.01,
         }
         if not args.quick:
-            # 1 and 2 workers alternate twice, so that a change of load
-            # reaches both
+            # 1 and 2 workers alternate (1, 2, 2, 1, ...), so that a change of
+            # load reaches both
             rates: dict[int, list[float]] = {1: [], 2: []}
-            for n_workers in (1, 2, 2, 1):
+            order = [(1, 2) if r % 2 == 0 else (2, 1) for r in range(args.rounds)]
+            for n_workers in itertools.chain.from_iterable(order):
                 rates[n_workers].append(
                     throughput(n_workers, snapshots, directory, args.calculator)
                 )
@@ -186,6 +194,7 @@ def main() -> None:
             result |= {
                 "throughput_calculator": args.calculator,
                 "n_snapshots_throughput": args.n_snapshots,
+                "rounds": args.rounds,
                 "throughput_1_worker_per_s": round(one, 5),
                 "throughput_2_workers_per_s": round(two, 5),
                 "speedup_2_over_1_workers": round(two / one, 3),
