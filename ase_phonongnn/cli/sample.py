@@ -233,6 +233,8 @@ def check_displacements(supercell: Atoms, snapshots: list[Atoms]) -> None:
 
 
 def _md_snapshots(supercell: Atoms, args: argparse.Namespace) -> list[Atoms]:
+    from ase.calculators.calculator import CalculatorSetupError
+
     from ase_phonongnn.cli._calculators import calculator_factory
     from ase_phonongnn.sample.md import MDCollapseError, MDSamplingConfig, md_snapshots
 
@@ -264,6 +266,11 @@ def _md_snapshots(supercell: Atoms, args: argparse.Namespace) -> list[Atoms]:
     except MDCollapseError as err:
         message = str(err).replace("the time step", "--timestep")
         raise UserInputError(f"--timestep / --calculator: {message}") from err
+    except (NotImplementedError, CalculatorSetupError) as err:
+        raise UserInputError(
+            f"--calculator {args.calculator} cannot compute this structure "
+            f"({err}); choose one for its elements, e.g. model:default"
+        ) from err
 
 
 def _off_ensemble_snapshots(supercell: Atoms, args: argparse.Namespace) -> list[Atoms]:

@@ -280,10 +280,14 @@ def _run(
     )
 
     def advance(steps: int) -> None:
-        for chunk in np.diff(np.r_[0:steps:10, steps]):
-            dynamics.run(int(chunk))
-            bar.update(int(chunk))
-            _check_physical(system, temperature, dynamics.nsteps, config.timestep)
+        try:
+            for chunk in np.diff(np.r_[0:steps:10, steps]):
+                dynamics.run(int(chunk))
+                bar.update(int(chunk))
+                _check_physical(system, temperature, dynamics.nsteps, config.timestep)
+        except BaseException:
+            bar.close()  # before the error is reported
+            raise
 
     advance(config.equilibration)
     interval = config.interval

@@ -90,3 +90,13 @@ def test_other_methods_need_a_temperature(tmp_path, capsys) -> None:
     argv = ["sample", "Ag3SBr", "-n", "2", "--out", str(tmp_path / "x.extxyz")]
     assert main(argv) == 2
     assert "--temperature is required" in capsys.readouterr().err
+
+
+def test_md_with_a_calculator_that_lacks_an_element_is_one_line(tmp_path, capsys):
+    argv = ["sample", "Ag3SBr", "-T", "300", "-n", "1", "--method", "md"]
+    out = str(tmp_path / "md.extxyz")
+    assert main([*argv, "--calculator", "emt", "--out", out]) == 2
+    (error,) = [
+        line for line in capsys.readouterr().err.splitlines() if "error" in line
+    ]
+    assert "--calculator emt cannot compute" in error and "for S" in error
