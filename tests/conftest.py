@@ -26,6 +26,12 @@ def cu3au_unitcell() -> Atoms:
     )
 
 
+@pytest.fixture
+def cu3au_cell() -> Atoms:
+    """L1_2 Cu3Au unit cell (:func:`cu3au_unitcell`), a new copy per test."""
+    return cu3au_unitcell()
+
+
 @pytest.fixture(scope="session")
 def cu3au_phonon() -> Phonopy:
     """phonopy + EMT force constants of Cu3Au in a 2×2×2 supercell (32 atoms)."""

@@ -19,7 +19,6 @@ from ase_phonongnn.sample import (
     save_phonopy,
 )
 from ase_phonongnn.sample.modes import UNSTABLE_BELOW_THZ
-from tests.conftest import cu3au_unitcell
 
 
 @pytest.fixture(scope="module")
@@ -64,13 +63,11 @@ def test_provenance_in_info(cu3au_sampler: PhononSampler) -> None:
     np.testing.assert_array_equal(positions(drawn), positions(again))
 
 
-def test_constructors_agree(cu3au_phonon: Phonopy, tmp_path) -> None:
+def test_constructors_agree(cu3au_phonon: Phonopy, cu3au_cell, tmp_path) -> None:
     path = tmp_path / "phonopy_params.yaml"
     cu3au_phonon.save(str(path), settings={"force_constants": True})
     from_file = PhononSampler.from_file(path)
-    from_atoms = PhononSampler(
-        cu3au_unitcell(), [2, 2, 2], cu3au_phonon.force_constants
-    )
+    from_atoms = PhononSampler(cu3au_cell, [2, 2, 2], cu3au_phonon.force_constants)
     from_object = PhononSampler.from_phonopy(cu3au_phonon)
     for sampler in (from_file, from_atoms):
         np.testing.assert_allclose(
@@ -180,9 +177,11 @@ def test_bad_input(cu3au_sampler: PhononSampler, kwargs: dict, match: str) -> No
         cu3au_sampler.sample(**args)
 
 
-def test_force_constants_that_do_not_match_the_supercell(cu3au_phonon) -> None:
+def test_force_constants_that_do_not_match_the_supercell(
+    cu3au_phonon, cu3au_cell
+) -> None:
     with pytest.raises(ForceConstantsError, match="check supercell_matrix"):
-        PhononSampler(cu3au_unitcell(), [3, 3, 3], cu3au_phonon.force_constants)
+        PhononSampler(cu3au_cell, [3, 3, 3], cu3au_phonon.force_constants)
 
 
 def test_config_round_trip_and_unknown_keys() -> None:
