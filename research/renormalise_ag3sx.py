@@ -20,6 +20,12 @@ is far worse a start than Ag3SBr's renormalised one, so it runs stages 2 and
 
     python research/renormalise_ag3sx.py Ag3SI 300 2 --start-from Ag3SBr
 
+``--pbesol`` renormalises with the GPAW labeller at PBEsol (forces only: one
+plane-wave SCF per snapshot) into ``research/pbesol/renormalisation/``
+(checkpoints, ``force-constants/`` and ``figures/``)::
+
+    python research/renormalise_ag3sx.py Ag3SI 300 1 --start-from Ag3SBr --pbesol
+
 ``--start-from Ag3SBr@300`` starts from the force constants a material has
 shipped at another temperature (the nearest fixed point is the best start).
 Above 400 K a third of GFN2-xTB's SCFs fail even on the whole retry ladder
@@ -47,12 +53,16 @@ from pathlib import Path
 from ase_phonongnn.data import force_constants_path
 from ase_phonongnn.errors import ConvergenceError
 from ase_phonongnn.label import GFN2xTB
+from ase_phonongnn.label.gpaw import GPAWPBEsol
 from ase_phonongnn.sample._phonopy import full_force_constants, load_phonopy
 from ase_phonongnn.sample.force_constants import save_phonopy
 from ase_phonongnn.sample.plots import plot_dispersions
 from ase_phonongnn.sample.renormalise import RenormalisationConfig, renormalise
 
 args = sys.argv[1:]
+pbesol = "--pbesol" in args
+if pbesol:
+    args.remove("--pbesol")
 donor = None
 if "--start-from" in args:
     at = args.index("--start-from")
@@ -65,7 +75,12 @@ if donor is not None and "@" in donor:
     donor_temperature = float(at_temperature)
 workers = int(args[2]) if len(args) > 2 else 2
 stem = f"{material}_{round(temperature)}K"
-runs = Path(__file__).parent
+runs = (
+    Path(__file__).parent / "pbesol" / "renormalisation"
+    if pbesol
+    else Path(__file__).parent
+)
+runs.mkdir(parents=True, exist_ok=True)
 start = force_constants_path(material)
 if donor is not None:
     own = load_phonopy(start)
@@ -103,8 +118,10 @@ stages = [
 if donor is not None:
     stages = stages[1:]
 # the 300 K force constants shipped before the first-rung-only rule
-ladder = temperature <= 300
+ladder = temperature <= 300 and not pbesol
 labeller = GFN2xTB if ladder else partial(GFN2xTB, retry=False)
+if pbesol:
+    labeller = GPAWPBEsol  # forces only: one SCF per snapshot
 history = {}
 with ProcessPoolExecutor(workers) as executor:
     for name, policy, n_snapshots, pool, max_iterations, start in stages:
@@ -136,7 +153,7 @@ save_phonopy(result.phonon, out / f"{stem}_params.yaml.xz")
 (out / f"{stem}_history.json").write_text(
     json.dumps(
         {
-            "calculator": "gfn2-xtb",
+            "calculator": "gpaw" if pbesol else "gfn2-xtb",
             "retry_ladder": ladder,
             "start": (
                 f"{donor}_{round(donor_temperature)}K_params.yaml.xz"
@@ -149,7 +166,7 @@ save_phonopy(result.phonon, out / f"{stem}_params.yaml.xz")
         }
     )
 )
-figures = runs.parent / "docs" / "figures"
+figures = (runs if pbesol else runs.parent / "docs") / "figures"
 figures.mkdir(parents=True, exist_ok=True)
 plot_dispersions(
     {
@@ -157,6 +174,7 @@ plot_dispersions(
         f"{round(temperature)} K": result.phonon,
     },
     figures / f"{stem}_dispersions.png",
-    title=f"{material}, GFN2-xTB: harmonic and at {round(temperature)} K",
+    title=f"{material}, {'PBEsol' if pbesol else 'GFN2-xTB'}: harmonic and at "
+    f"{round(temperature)} K",
 )
 print("converged:", result.converged)
