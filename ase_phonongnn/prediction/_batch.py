@@ -124,8 +124,8 @@ def _committee(
         if dtype is not None or compile_messages:
             raise ValueError(
                 "dtype and compile_messages apply to the models that predict "
-                "loads; a Committee is already loaded: pass them to "
-                "Committee.load instead"
+                "loads; a Committee is already loaded: pass dtype to "
+                "Committee.load instead (compile_messages too)"
             )
         return model
     return Committee.load(model, device, dtype=dtype, compile_messages=compile_messages)

@@ -123,7 +123,9 @@ def test_a_prediction_config_stands_for_the_keywords(property_model, tmp_path):
     compiled = PredictionConfig(compile_messages=True)
     assert PredictionConfig.from_dict(compiled.to_dict()) == compiled
     loaded = Committee.load(model, "cpu")
-    with pytest.raises(ValueError, match=r"pass them to Committee\.load"):
+    with pytest.raises(
+        ValueError, match=r"Committee\.load instead \(compile_messages too\)"
+    ):
         predict(loaded, mixed_structures(), config=compiled)
 
 
