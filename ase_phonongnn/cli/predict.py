@@ -90,6 +90,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--json", action="store_true", help="print the averages as JSON"
     )
     parser.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default=None,
+        help="precision of the models (default: each model's own, float32 "
+        "for the shipped ones)",
+    )
+    parser.add_argument(
         "--compile",
         action="store_true",
         help="compiled message kernels: about 1.7x the committee's throughput on "
@@ -120,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     committee = Committee.load(
         models if len(models) > 1 else args.model,
         args.device,
+        dtype=args.dtype,
         compile_messages=args.compile,
     )
     with checked_options("--properties"):

@@ -152,3 +152,15 @@ def test_existing_output_is_kept(cu_potential_path, trajectory, tmp_path, capsys
     assert code == 2
     assert "--overwrite" in capsys.readouterr().err
     assert out.read_text() == "precious\n"
+
+
+def test_dtype_option_gives_the_float64_predictions(
+    cu_potential_path, trajectory, tmp_path
+):
+    out = tmp_path / "md64.csv"
+    argv = ["predict", str(cu_potential_path), str(trajectory), "--out", str(out)]
+    assert main([*argv, "--device", "cpu", "--dtype", "float64", "--no-progress"]) == 0
+    expected = predict(cu_potential_path, trajectory, device="cpu", dtype="float64")
+    with out.open() as handle:
+        energies = [float(r["energy"]) for r in csv.DictReader(handle)]
+    np.testing.assert_allclose(energies, expected[keys.ENERGY], rtol=1e-14)
