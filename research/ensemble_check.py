@@ -82,7 +82,8 @@ def main(temperatures: list[float]) -> None:
         ideal = sampler.supercell
         start = time.perf_counter()
         try:
-            md = md_snapshots(ideal, PhononGNNCalc(), temperature, N_MD, MD, seed=11)
+            calc = PhononGNNCalc(compile_messages=True)
+            md = md_snapshots(ideal, calc, temperature, N_MD, MD, seed=11)
         except MDCollapseError as err:
             record: dict[str, object] = {"temperature": temperature, "md": str(err)}
         else:

@@ -227,9 +227,13 @@ class MDCollapseError(RuntimeError):
 
 
 def _check_physical(
-    system: Atoms, temperature: float, step: int, timestep: float
+    system: Atoms,
+    temperature: float,
+    step: int,
+    timestep: float,
+    cause: Exception | None = None,
 ) -> None:
-    """Raise :class:`MDCollapseError` where the run has fallen into a hole."""
+    """Raise :class:`MDCollapseError` (from ``cause``) where the run collapsed."""
     positions = system.get_positions(wrap=False)
     finite = bool(np.isfinite(positions).all())
     closest = float("nan")
@@ -246,7 +250,7 @@ def _check_physical(
             "for the potential, or a hole in it); lower the time step, or use a "
             "potential with short-range repulsion (ModelConfig(repulsion='zbl')) "
             "trained off the thermal ensemble"
-        )
+        ) from cause
 
 
 def _run(
@@ -282,7 +286,15 @@ def _run(
     def advance(steps: int) -> None:
         try:
             for chunk in np.diff(np.r_[0:steps:10, steps]):
-                dynamics.run(int(chunk))
+                try:
+                    dynamics.run(int(chunk))
+                except Exception as err:
+                    # a calculator that fails on non-finite positions: the run
+                    # collapsed within the chunk
+                    _check_physical(
+                        system, temperature, dynamics.nsteps, config.timestep, err
+                    )
+                    raise
                 bar.update(int(chunk))
                 _check_physical(system, temperature, dynamics.nsteps, config.timestep)
         except BaseException:
