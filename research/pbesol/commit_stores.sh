@@ -5,7 +5,7 @@
 # not read back is taken again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-for store in datasets/pbesol/*.h5; do
+for store in datasets/pbesol/*.h5 datasets/gfn2-xtb/*.h5; do
   for try in 1 2 3; do
     git add "$store"
     if git show ":$store" > /tmp/committed.h5 && python -c "
