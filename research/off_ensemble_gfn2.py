@@ -14,7 +14,12 @@
    off-ensemble``: small displacements, ±3 % strains, contacts down to 2 Å).
 3. Labels them with the GFN2-xTB labeller into
    datasets/gfn2-xtb/off-ensemble-Ag3SBr.h5 (``phonongnn label``; resumes),
-   the dataset ``gfn2-xtb-off-ensemble-Ag3SBr``.
+   the dataset ``gfn2-xtb-off-ensemble-Ag3SBr``, on the first rung of its
+   retry ladder (training leaves out what converged only on later rungs), in
+   the order of research/datasets/off-ensemble-Ag3SBr-ordered.extxyz: the
+   snapshots about the ideal cell first, then about the relaxation that came
+   closest to a minimum, then the two that GFN2-xTB's SCF stopped early
+   (about which it failed on 3 of the first 4 snapshots).
 """
 
 from __future__ import annotations
@@ -29,11 +34,15 @@ from ase.calculators.calculator import CalculationFailed
 from ase.optimize import BFGS
 
 from ase_phonongnn.data import force_constants_path
+from ase_phonongnn.sample import OFF_ENSEMBLE_KINDS as KINDS
 from ase_phonongnn.sample import PhononSampler
 
 HERE = Path(__file__).resolve().parent / "datasets"
 RELAXED = HERE / "relaxed-Ag3SBr.extxyz"
 SAMPLES = HERE / "off-ensemble-Ag3SBr.extxyz"
+ORDERED = HERE / "off-ensemble-Ag3SBr-ordered.extxyz"
+#: labelling order of the references (0: the ideal cell)
+REFERENCE_ORDER = {0: 0, 3: 1, 1: 2, 2: 2}
 STORE = HERE.parents[1] / "datasets" / "gfn2-xtb" / "off-ensemble-Ag3SBr.h5"
 N_RELAXED = 3
 N_PER_KIND = 80
@@ -95,15 +104,27 @@ def main() -> None:
             ],
             check=True,
         )
+    if not ORDERED.exists():
+        samples = list(ase.io.iread(SAMPLES))
+        samples.sort(
+            key=lambda a: (
+                REFERENCE_ORDER[int(a.info["off_ensemble_reference"])],
+                int(a.info["snapshot_index"]) % N_PER_KIND,
+                list(KINDS).index(a.info["off_ensemble_kind"]),
+            )
+        )
+        ase.io.write(ORDERED, samples, format="extxyz")
     subprocess.run(
         [
             "phonongnn",
             "label",
-            str(SAMPLES),
+            str(ORDERED),
             "--out",
             str(STORE),
             "--calculator",
             "gfn2-xtb",
+            "--calculator-option",
+            "retry=False",
         ],
         check=True,
     )

@@ -11,6 +11,11 @@ snapshots.
         --equivariant --name default-model-painn --max-time 6300  # PaiNN member
     python research/train_default.py --seeds 0 --start-from ase_phonongnn/data \\
         --learning-rate 1e-4    # fine-tune a shipped member on grown stores
+    python research/train_default.py phonon-Ag3SBr random-Ag3SBr \\
+        gfn2-xtb-off-ensemble-Ag3SBr --start-from ase_phonongnn/data \\
+        --members default-model-painn-0 --vector-norm smooth --repulsion zbl
+        # the member with PaiNN's norm replaced by the smooth one and ZBL
+        # added, fine-tuned into default-model-painn-0-smooth
     python research/train_default.py --seeds 2 --paper paper-1
     python research/train_default.py --summarise
 
@@ -44,6 +49,7 @@ members (``--summarise`` after the manifest lists them).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -52,13 +58,14 @@ import numpy as np
 import torch
 
 from ase_phonongnn import keys
-from ase_phonongnn.data import (
-    DATA_DIR,
-    dataset_path,
-)
+from ase_phonongnn.data import DATA_DIR, dataset_path, resolve_dataset
 from ase_phonongnn.model import (
     READOUTS,
+    REPULSIONS,
+    VECTOR_NORMS,
+    GraphModel,
     ModelConfig,
+    build_model,
     load_model,
     read_manifest,
     save_model,
@@ -80,7 +87,8 @@ parser = argparse.ArgumentParser()
 parser.add_argument(
     "stores",
     nargs="*",
-    type=Path,
+    type=resolve_dataset,
+    help="stores or dataset names (default: phonon-Ag3SBr random-Ag3SBr)",
     default=[dataset_path("phonon-Ag3SBr"), dataset_path("random-Ag3SBr")],
 )
 parser.add_argument("--seeds", type=int, nargs="*", default=[])
@@ -114,6 +122,27 @@ parser.add_argument(
     help="fine-tune each member <name>-<seed>.safetensors of this folder "
     "(e.g. ase_phonongnn/data) instead of training it afresh",
 )
+parser.add_argument(
+    "--members",
+    nargs="*",
+    default=[],
+    help="with --start-from: fine-tune these member files (stems) of the folder "
+    "instead of <name>-<seed>, each into <stem>-<suffix>",
+)
+parser.add_argument("--suffix", default="smooth", help="of the --members' new names")
+parser.add_argument(
+    "--vector-norm",
+    choices=VECTOR_NORMS,
+    default=None,
+    help="formulation of the vector norm (default: the start model's, or "
+    "ModelConfig's for a new one); a fine-tuned member keeps its weights",
+)
+parser.add_argument(
+    "--repulsion",
+    choices=REPULSIONS,
+    default=None,
+    help="pair repulsion added to the energy (default as --vector-norm)",
+)
 parser.add_argument("--learning-rate", type=float, default=1e-3)
 parser.add_argument("--paper", nargs="*", default=[])
 parser.add_argument("--out", type=Path, default=runs / "default-model")
@@ -131,7 +160,7 @@ print(
     f"{len(split.validation)} validation, {len(split.test)} test",
     flush=True,
 )
-records = runs / "default-model"
+records = args.out
 records.mkdir(exist_ok=True)
 # the shipped committee is scored on all four
 targets = keys.TARGETS
@@ -189,8 +218,33 @@ def record(name: str, result: TrainResult, start_from: Path | None = None) -> No
     (records / f"{name}.json").write_text(json.dumps(payload))
 
 
-for seed in args.seeds:
-    name = f"{args.name}-{seed}"
+formulation = {
+    key: value
+    for key, value in (("vector_norm", args.vector_norm), ("repulsion", args.repulsion))
+    if value is not None
+}
+
+
+def reformulated(model: GraphModel) -> GraphModel:
+    """Return ``model`` rebuilt with ``formulation``, its weights unchanged.
+
+    The vector norm and the ZBL repulsion have no parameters: the new model
+    starts from the same weights, buffers and target scalings.
+    """
+    if not formulation:
+        return model
+    config = dataclasses.replace(model.config, **formulation)
+    new = build_model(config, dtype=next(model.parameters()).dtype)
+    new.load_state_dict(model.state_dict())
+    return new
+
+
+runs_to_do = [(f"{args.name}-{seed}",) * 2 + (seed,) for seed in args.seeds]
+# a fine-tuned member's seed (its batch order) is its place in --members
+runs_to_do += [
+    (f"{stem}-{args.suffix}", stem, k) for k, stem in enumerate(args.members)
+]
+for name, start_stem, seed in runs_to_do:
     start, start_path = None, None
     model_config = ModelConfig(
         model="ours",
@@ -198,10 +252,11 @@ for seed in args.seeds:
         hidden_channels=args.hidden_channels,
         equivariant=args.equivariant,
         readout=args.readout,
+        **formulation,
     )
     if args.start_from is not None:
-        start_path = args.start_from / f"{name}.safetensors"
-        start = load_model(start_path)
+        start_path = args.start_from / f"{start_stem}.safetensors"
+        start = reformulated(load_model(start_path))
         model_config = start.config
     result = fit(model_config, seed, args.learning_rate, start)
     training = result.to_dict()
