@@ -27,12 +27,23 @@ steps, which shows how much the frequencies depend on the step, and each
 member alone at the labeller's 0.01 Å; or the models given with
 ``--model``.
 
+With ``--renormalise`` the committee also renormalises the phonons at 300 K
+as the calculator of the self-consistent loop (the three stages of the
+shipped GFN2-xTB run, ``research/renormalise_ag3sx.py``: floor 1 THz, then
+0.5 THz, then 40 snapshots pooled over three iterations), from the shipped
+harmonic force constants; its frequencies at the commensurate q are
+compared with those of the shipped GFN2-xTB-renormalised 300 K force
+constants (``Ag3SBr_300K_params.yaml.xz``) in the same way.
+
     python benchmarks/bench_phonons.py [--model PATH ...] [--steps 0.003 0.01 0.03]
+    python benchmarks/bench_phonons.py --model m1 m2 ... --renormalise \
+        --out benchmarks/results/phonons-smooth.json
 """
 
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,20 +56,22 @@ from phonopy import Phonopy
 from phonopy.harmonic.dynmat_to_fc import get_commensurate_points
 
 from ase_phonongnn import PhononGNNCalc
+from ase_phonongnn.errors import ConvergenceError
 from ase_phonongnn.model import named_model
 from ase_phonongnn.sample import compute_force_constants
 from ase_phonongnn.sample._phonopy import to_ase_atoms
+from ase_phonongnn.sample.renormalise import RenormalisationConfig, renormalise
 
-REFERENCE = (
-    Path(__file__).resolve().parents[1]
-    / "ase_phonongnn"
-    / "data"
-    / "Ag3SBr_harmonic_params.yaml.xz"
-)
+DATA = Path(__file__).resolve().parents[1] / "ase_phonongnn" / "data"
+REFERENCE = DATA / "Ag3SBr_harmonic_params.yaml.xz"
+RENORMALISED = DATA / "Ag3SBr_300K_params.yaml.xz"
 #: frequencies below this (THz) are imaginary modes, above it real ones
 IMAGINARY = -0.05
 #: the labeller's displacement
 LABELLER_STEP = 0.01
+#: the stages of the shipped 300 K renormalisation: policy, snapshots per
+#: iteration, iterations pooled in the fit, iterations at most
+STAGES = (("floor:1.0", 20, 1, 4), ("floor:0.5", 20, 1, 8), ("floor:0.5", 40, 3, 4))
 
 
 def frequencies(phonon: Phonopy, qpoints: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -106,6 +119,31 @@ def model_phonon(
     return phonon, calc
 
 
+def model_renormalised(models: Any, temperature: float) -> tuple[Phonopy, list[Any]]:
+    """Return force constants renormalised with ``models`` and each stage's history."""
+    factory = partial(PhononGNNCalc, models, device="cpu", dtype="float64")
+    phonon: Any = REFERENCE
+    histories = []
+    for k, (policy, n_snapshots, pool, iterations) in enumerate(STAGES):
+        config = RenormalisationConfig(
+            temperature=temperature,
+            n_snapshots=n_snapshots,
+            max_iterations=iterations,
+            mixing=0.5,
+            tolerance_thz=0.15,
+            imaginary=policy,
+            seed=100 * k,
+            pool=pool,
+        )
+        try:
+            result = renormalise(phonon, factory, config, progress=False)
+        except ConvergenceError as err:
+            result = err.result
+        histories.append({"converged": result.converged, "history": result.history})
+        phonon = result.phonon
+    return phonon, histories
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -115,6 +153,11 @@ def main() -> None:
         "--steps", nargs="+", type=float, default=[0.003, LABELLER_STEP, 0.03]
     )
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--renormalise",
+        action="store_true",
+        help="also renormalise at 300 K with the committee (see the module doc)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "phonons.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -135,6 +178,18 @@ def main() -> None:
         row = {"model": name, "step": step, "vector_norm": norms}
         row.update(compare(frequencies(phonon, qpoints), expected))
         runs.append(row)
+    renormalised: dict[str, Any] | None = None
+    if args.renormalise:
+        shipped = phonopy.load(str(RENORMALISED), produce_fc=True, log_level=0)
+        phonon, histories = model_renormalised(paths, 300.0)
+        renormalised = {
+            "reference": RENORMALISED.name,
+            "reference_frequencies_thz": np.round(
+                frequencies(shipped, qpoints), 4
+            ).tolist(),
+            "stages": histories,
+            **compare(frequencies(phonon, qpoints), frequencies(shipped, qpoints)),
+        }
     result = {
         "benchmark": "harmonic phonons of a model against its labeller's",
         "machine": machine(),
@@ -147,6 +202,7 @@ def main() -> None:
         "reference_n_imaginary": int((expected < IMAGINARY).sum()),
         "imaginary_threshold_thz": IMAGINARY,
         "runs": runs,
+        "renormalised_300K": renormalised,
     }
     print(
         f"GFN2-xTB: {expected.size} modes at {len(qpoints)} q, ω_max "
@@ -163,6 +219,14 @@ def main() -> None:
             f"{row['mae_real_modes_thz']:6.3f} {row['max_frequency_thz']:6.2f} "
             f"{row['lowest_frequency_thz']:7.2f} {row['n_imaginary']:5d} "
             f"{row['imaginary_agreement']:6.3f}"
+        )
+    if renormalised is not None:
+        print(
+            f"renormalised at 300 K against GFN2-xTB's: MAE "
+            f"{renormalised['mae_thz']:.3f} THz, lowest "
+            f"{renormalised['lowest_frequency_thz']:.2f} THz, "
+            f"{renormalised['n_imaginary']} imaginary, agreement "
+            f"{renormalised['imaginary_agreement']:.3f}"
         )
     write_json(args.out, result)
 

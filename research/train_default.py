@@ -30,13 +30,15 @@ trained on by any later model either. Every member sees the same split and
 differs in its seed (weights, batch order); the ``paper-*`` baselines are
 trained on the same split. Members go to ``research/default-model/<name>-
 <seed>.safetensors`` (``--out``); each run's test predictions and metrics go to
-``research/default-model/<name>.json``; ``--summarise`` fits the shipped
-committee's (``gfn2-xtb`` of ``ase_phonongnn/data/models.json``) spread scales
-on the validation set (``research/default-model/default-model.calibration.json``,
-with the members' digests), evaluates the
+``research/default-model/<name>.json``; ``--summarise`` fits a shipped
+committee's (``--committee``, default ``gfn2-xtb`` of
+``ase_phonongnn/data/models.json``) spread scales on the validation set
+(``research/default-model/<committee>.calibration.json``, with the members'
+digests), evaluates the
 members and the committee on each store's test set, scores the other runs'
 test predictions on each store's part of their test set (named by content
-hash in the record) and writes ``research/default-model/report.json``, with the
+hash in the record) and writes ``research/default-model/report-<committee>.json``
+(``report.json``: the six-member committee of PaiNN's norm), with the
 committee's metrics also without the σh labels that ``research/stress_screen.py``
 flags (run it first; another SCF solution, kept in every set).
 
@@ -67,6 +69,7 @@ from ase_phonongnn.model import (
     ModelConfig,
     build_model,
     load_model,
+    named_model,
     read_manifest,
     save_model,
     sha256,
@@ -93,6 +96,13 @@ parser.add_argument(
 )
 parser.add_argument("--seeds", type=int, nargs="*", default=[])
 parser.add_argument("--summarise", action="store_true")
+parser.add_argument(
+    "--committee",
+    default="gfn2-xtb",
+    help="with --summarise: the committee of ase_phonongnn/data/models.json to "
+    "calibrate and report on (<out>/<committee>.calibration.json, "
+    "<out>/report-<committee>.json)",
+)
 parser.add_argument("--hidden-channels", type=int, default=64)
 parser.add_argument(
     "--equivariant", action="store_true", help="ours: PaiNN blocks (bond angles)"
@@ -275,7 +285,7 @@ if args.summarise:
     # and, where the record names its test snapshots, on each store's part
     # the members the manifest lists, its calibration not yet checked: this
     # refits it, e.g. after the manifest's member list changed
-    listed = read_manifest()["models"]["gfn2-xtb"]["members"]
+    listed = read_manifest()["models"][args.committee]["members"]
     shipped = [DATA_DIR / member["file"] for member in listed]
     labelled = {a.info[keys.CONTENT_HASH]: k for k, a in enumerate(structures)}
 
@@ -297,7 +307,11 @@ if args.summarise:
 
     records_test = {}
     for path in sorted(records.glob("*.json")):
-        if path.stem == "report" or path.stem in {p.stem for p in shipped}:
+        if (
+            path.stem.startswith("report")
+            or path.stem.endswith(".calibration")
+            or path.stem in {p.stem for p in shipped}
+        ):
             continue
         payload = json.loads(path.read_text())
         records_test[path.stem] = {
@@ -306,7 +320,7 @@ if args.summarise:
         }
     validation = [structures[i] for i in split.validation]
     scale = calibrate_spread([str(p) for p in shipped], validation)
-    calibration = args.out / "default-model.calibration.json"
+    calibration = args.out / f"{args.committee}.calibration.json"
     calibration.write_text(
         json.dumps(
             {
@@ -349,7 +363,12 @@ if args.summarise:
 
     def test_report(test: list) -> dict:
         """Return the members' and the committee's metrics on one test set."""
-        committee = predict("default", test, properties=targets)
+        committee = predict(args.committee, test, properties=targets)
+        if named_model(args.committee).spread_scale is None:
+            # a committee not yet shipped with its calibration: the one fitted
+            # above, as the shipped calibration file would apply it
+            for t in targets:
+                committee[t + "_std"] = committee[t + "_std"] * scale[t]
         labels = {t: np.array([a.info[t] for a in test]) for t in targets}
         kept = np.array([a.info[keys.CONTENT_HASH] not in screened for a in test])
         return {
@@ -392,7 +411,7 @@ if args.summarise:
         },
         "records_test": records_test,
     }
-    (records / "report.json").write_text(json.dumps(report, indent=1))
+    (records / f"report-{args.committee}.json").write_text(json.dumps(report, indent=1))
     for store, result in report["test"].items():
         print(f"test set of {store} ({result['n']} snapshots)")
         rows = {**result["members"], "committee": result["committee"]}

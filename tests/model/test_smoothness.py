@@ -39,6 +39,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 #: ``vector_norm`` option (``python tests/model/test_smoothness.py`` rewrites
 #: it; the file records the commit that wrote it)
 REFERENCE = Path(__file__).parent / "data" / "shipped_predictions.npz"
+#: the committee shipped before the smooth norm, still loadable by name
+SHARP = "gfn2-xtb-sharp"
 #: displacements of the restoring-force test, Å
 STEPS = np.array([1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2])
 
@@ -48,7 +50,7 @@ def ideal_supercell() -> Atoms:
     return antiperovskite("Br").repeat((2, 2, 2))
 
 
-def restoring_ratios(model: torch.nn.Module) -> np.ndarray:
+def restoring_ratios(model: torch.nn.Module, cutoff: float = CUTOFF) -> np.ndarray:
     """-F_x / d of one S atom moved by d along x, for every d of STEPS."""
     ideal = ideal_supercell()
     site = ideal.get_chemical_symbols().index("S")
@@ -56,7 +58,7 @@ def restoring_ratios(model: torch.nn.Module) -> np.ndarray:
     for step in STEPS:
         atoms = ideal.copy()
         atoms.positions[site, 0] += step
-        graph = build_graph(atoms, cutoff=CUTOFF, dtype=torch.float64)
+        graph = build_graph(atoms, cutoff=cutoff, dtype=torch.float64)
         forces = model(graph, compute_forces=True)[keys.FORCES].detach().numpy()
         ratios.append(-forces[site, 0] / step)
     return np.array(ratios)
@@ -133,9 +135,31 @@ def test_new_configs_are_smooth_and_saved_configs_without_the_field_sharp(
     assert load_model(path).config.vector_norm == "smooth"
 
 
-def test_shipped_models_use_the_sharp_norm_and_predict_as_before():
+def test_shipped_committee_is_smooth_at_a_symmetric_site():
+    # the default committee: smooth norm and ZBL, so the restoring force of
+    # an S atom of the ideal cell is linear in its displacement from 1e-4 to
+    # 3e-2 Å (the sharp committee's -F/d fell from 460 eV/Å² at 1e-4 Å to 21
+    # at 1e-2 Å)
+    for path in named_model("default").members:
+        model = load_model(path, dtype="float64")
+        assert (model.config.vector_norm, model.config.repulsion) == ("smooth", "zbl")
+        ratios = restoring_ratios(model, model.cutoff)
+        k = ratios[0]
+        assert k > 0, f"{path.name}: the ideal cell is no minimum along this mode"
+        np.testing.assert_allclose(ratios[:3], k, rtol=1e-4, err_msg=path.name)
+        assert np.all(np.abs(ratios / k - 1) < 0.05), path.name
+
+
+def test_shipped_committee_phonons_do_not_depend_on_the_step():
+    calc = PhononGNNCalc("default", device="cpu", dtype="float64")
+    frequencies = {step: gamma_frequencies(calc, step) for step in (0.003, 0.01, 0.03)}
+    for step in (0.01, 0.03):
+        np.testing.assert_allclose(frequencies[step], frequencies[0.003], atol=0.1)
+
+
+def test_models_of_the_sharp_norm_predict_as_before():
     reference = np.load(REFERENCE)
-    for path in named_model("gfn2-xtb").members:
+    for path in named_model(SHARP).members:
         assert "vector_norm" not in read_model_metadata(path)["config"]
         model = load_model(path)
         assert model.config.vector_norm == "sharp"
@@ -167,7 +191,7 @@ def reference_structures() -> list[Atoms]:
 def write_reference() -> None:
     """Write :data:`REFERENCE` with the code of this checkout."""
     out = {}
-    for path in named_model("gfn2-xtb").members:
+    for path in named_model(SHARP).members:
         model = load_model(path)
         for k, atoms in enumerate(reference_structures()):
             graph = build_graph(atoms, cutoff=model.cutoff, dtype=torch.float32)
