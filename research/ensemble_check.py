@@ -2,7 +2,7 @@
 
     python research/ensemble_check.py 300 600
 
-For each temperature: Langevin MD with the shipped GFN2-xTB committee (1 fs
+For each temperature: Langevin MD with the shipped default committee (1 fs
 time step; a run that collapses records why), and normal-mode snapshots of
 the shipped GFN2-xTB force constants renormalised at that temperature (the
 nearest one that ships: 300 K below it; soft modes floored at 0.5 THz;
@@ -28,6 +28,7 @@ from ase.neighborlist import neighbor_list
 
 from ase_phonongnn import PhononGNNCalc, predict
 from ase_phonongnn.data import force_constants_path, renormalised_temperatures
+from ase_phonongnn.model import named_model
 from ase_phonongnn.sample import (
     MDCollapseError,
     MDSamplingConfig,
@@ -93,6 +94,7 @@ def main(temperatures: list[float]) -> None:
                 "md": summary(md, ideal),
                 "md_interval_fs": md[0].info["md_decorrelation_fs"],
             }
+        record["committee"] = [m.name for m in named_model("default").members]
         record["md_timestep_fs"] = MD.timestep
         record["md_seconds"] = round(time.perf_counter() - start)
         for statistics in ("quantum", "classical"):
