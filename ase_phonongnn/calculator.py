@@ -15,7 +15,7 @@ ASE plugin registers the class with ASE without loading torch.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -99,6 +99,11 @@ class PhononGNNCalc(Calculator):
         ``torch.compile`` (see :class:`~ase_phonongnn.predict.Committee`):
         faster on a CPU after a first call that compiles for tens of
         seconds; the same results to rounding.
+    spread_scale
+        Factor per property on the members' standard deviation, e.g. a
+        calibration fitted by :func:`~ase_phonongnn.prediction.calibrate_spread`
+        for model files; None (default) takes a shipped committee's own
+        calibration, and 1 for other models.
 
     Raises
     ------
@@ -146,12 +151,17 @@ class PhononGNNCalc(Calculator):
         dtype: str | torch.dtype | None = None,
         *,
         compile_messages: bool = False,
+        spread_scale: Mapping[str, float] | None = None,
     ) -> None:
         from ase_phonongnn.prediction._models import Committee
 
         super().__init__()  # type: ignore[no-untyped-call]
         self.committee: Committee = Committee.load(
-            model, device, dtype=dtype, compile_messages=compile_messages
+            model,
+            device,
+            spread_scale,
+            dtype=dtype,
+            compile_messages=compile_messages,
         )
         # instance attribute: ASE's get_property refuses what is not listed
         self.implemented_properties = list(  # type: ignore[misc]

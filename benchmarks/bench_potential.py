@@ -59,7 +59,6 @@ from ase_phonongnn import PhononGNNCalc
 from ase_phonongnn.data import force_constants_path
 from ase_phonongnn.errors import LabelError
 from ase_phonongnn.label import GFN2xTB
-from ase_phonongnn.prediction._models import Committee
 from ase_phonongnn.sample import PhononSampler
 from ase_phonongnn.sample.md import MDCollapseError, _check_physical
 
@@ -221,7 +220,11 @@ def md(
         "error": error,
         "closest_contact": float(closest),
         "max_energy_spread_mev_per_atom": 1000 * spread,
-        "mean_temperature": float(np.mean(kinetic[len(kinetic) // 5 :])),
+        # the kinetic temperature of a run that stayed physical (after its
+        # first fifth); a collapsed run's is meaningless
+        "mean_temperature": (
+            float(np.mean(kinetic[len(kinetic) // 5 :])) if error is None else None
+        ),
         "seconds": time.perf_counter() - start,
     }
 
@@ -249,9 +252,7 @@ def main() -> None:
     scale = None
     if args.calibration is not None:
         scale = json.loads(args.calibration.read_text())["spread_scale"]
-    calc = PhononGNNCalc(spec, device="cpu", compile_messages=True)
-    if scale is not None:
-        calc.committee = Committee.load(spec, "cpu", scale, compile_messages=True)
+    calc = PhononGNNCalc(spec, device="cpu", compile_messages=True, spread_scale=scale)
     sampler = PhononSampler.from_file(force_constants_path("Ag3SBr", 300))
     snapshots = sampler.sample(
         300, args.snapshots, "normal-mode", imaginary="floor:0.5", seed=args.seed

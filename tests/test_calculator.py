@@ -192,6 +192,17 @@ def test_committee_gives_mean_and_spread_of_every_property(property_model, tmp_p
     assert forces_std.shape == (len(atoms), 3)
     np.testing.assert_allclose(forces_std, forces.std(0), atol=1e-12)
     assert committee.get_property("stress_std", atoms).shape == (6,)
+    # a calibration scales each spread by its own factor, energy's with it
+    scaled = PhononGNNCalc(
+        paths, device="cpu", spread_scale={"band_gap": 2.5, "energy_per_atom": 3.0}
+    )
+    for name, factor in (("band_gap", 2.5), ("energy_per_atom", 3.0), ("energy", 3.0)):
+        assert scaled.get_property(name + "_std", atoms) == pytest.approx(
+            factor * committee.get_property(name + "_std", atoms), rel=1e-12
+        )
+    assert scaled.get_property("vbm_std", atoms) == pytest.approx(
+        committee.get_property("vbm_std", atoms), rel=1e-12
+    )
 
     twins = PhononGNNCalc([paths[0], paths[0]], device="cpu")
     for name in ("energy", "band_gap", "vbm", "hydrostatic_stress"):
