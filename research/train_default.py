@@ -141,6 +141,13 @@ parser.add_argument(
 )
 parser.add_argument("--suffix", default="smooth", help="of the --members' new names")
 parser.add_argument(
+    "--member-seed",
+    type=int,
+    default=0,
+    help="seed (batch order) of the first of --members; the next take the next "
+    "(one process per member: give each its own)",
+)
+parser.add_argument(
     "--vector-norm",
     choices=VECTOR_NORMS,
     default=None,
@@ -252,7 +259,8 @@ def reformulated(model: GraphModel) -> GraphModel:
 runs_to_do = [(f"{args.name}-{seed}",) * 2 + (seed,) for seed in args.seeds]
 # a fine-tuned member's seed (its batch order) is its place in --members
 runs_to_do += [
-    (f"{stem}-{args.suffix}", stem, k) for k, stem in enumerate(args.members)
+    (f"{stem}-{args.suffix}", stem, args.member_seed + k)
+    for k, stem in enumerate(args.members)
 ]
 for name, start_stem, seed in runs_to_do:
     start, start_path = None, None

@@ -1,0 +1,225 @@
+r"""Where the GFN2-xTB committee leaves its data as a potential, label it there.
+
+    python research/active_learning_gfn2.py --round 1           # explore
+    phonongnn label research/datasets/active-Ag3SBr-round1.extxyz \
+        --out datasets/gfn2-xtb/active-Ag3SBr.h5 --calculator gfn2-xtb \
+        --calculator-option retry=False                         # label
+
+One round of active learning on the 2×2×2 Ag3SBr cell, with the committee
+(``--model`` files, default the shipped ``gfn2-xtb``) as the potential:
+
+1. **MD.** ASE Langevin at 300, 450 and 600 K (1 fs, friction 0.01/fs) from
+   seeded phonon-informed snapshots at that temperature, at most ``--md-ps``
+   each. Every 250 steps a frame is kept (the committee's own MD ensemble);
+   the energy spread is checked every 10 steps, and where it first exceeds
+   ``--threshold`` the run keeps that frame and the one checked before it,
+   and stops: past it the model is outside its data and what follows is the
+   model's artefact, not the crystal's.
+2. **Relaxations.** BFGS at the fixed cell and on a ``FrechetCellFilter``
+   from seeded 300 K snapshots; every 10th step is kept until the spread
+   first exceeds the threshold, which is kept and ends the run.
+3. **Strains.** Phonon-informed snapshots at 100–600 K in cells strained
+   isotropically by −8 … +12 % (the GFN2-xTB equation of state has its
+   minimum near +3 %; a cell filter goes there) with shears of up to ±2 %.
+
+The frames go to ``research/datasets/active-Ag3SBr-round<N>.extxyz`` with
+their provenance (``method`` "active", ``active_source``, the spread, the
+step); the labels to the dataset ``gfn2-xtb-active-Ag3SBr``, on the first
+rung of GFN2-xTB's retry ladder as the other training stores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import ase.io
+import numpy as np
+from ase import Atoms, units
+from ase.constraints import FixCom
+from ase.filters import FrechetCellFilter
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.optimize import BFGS
+from tqdm.auto import tqdm
+
+from ase_phonongnn import PhononGNNCalc, keys
+from ase_phonongnn.data import force_constants_path
+from ase_phonongnn.sample import PhononSampler
+
+HERE = Path(__file__).resolve().parent / "datasets"
+MD_TEMPERATURES = (300.0, 450.0, 600.0)
+CHECK = 10
+KEEP_EVERY = 250
+
+
+def spread(system: Atoms, calc: PhononGNNCalc) -> float:
+    """Return the committee's calibrated energy spread per atom (eV) at ``system``."""
+    return float(calc.get_property("energy_per_atom_std", system))
+
+
+def frame(system: Atoms, source: str, step: int, calc: PhononGNNCalc) -> Atoms:
+    """Return a bare copy of ``system`` with the active-learning provenance."""
+    out = Atoms(
+        system.numbers, system.get_positions(wrap=True), cell=system.cell, pbc=True
+    )
+    out.info = {
+        keys.METHOD: "active",
+        "active_source": source,
+        "active_step": step,
+        "active_spread": spread(system, calc),
+    }
+    return out
+
+
+def md_run(
+    start: Atoms,
+    calc: PhononGNNCalc,
+    temperature: float,
+    seed: int,
+    steps: int,
+    threshold: float,
+) -> list[Atoms]:
+    """Run Langevin MD; return the kept frames and the first one out of the data."""
+    system = start.copy()
+    system.calc = calc
+    system.set_constraint(FixCom())
+    rng = np.random.RandomState(seed)
+    MaxwellBoltzmannDistribution(system, temperature_K=temperature, rng=rng)
+    Stationary(system)
+    dynamics = Langevin(
+        system,
+        units.fs,
+        temperature_K=temperature,
+        friction=0.01 / units.fs,
+        fixcm=False,
+        rng=rng,
+    )
+    source = f"md {temperature:g} K seed {seed}"
+    kept: list[Atoms] = []
+    previous = frame(system, source, 0, calc)
+    for step in tqdm(range(CHECK, steps + 1, CHECK), desc=source, leave=False):
+        try:
+            dynamics.run(CHECK)
+        except Exception:  # collapsed within the check interval
+            kept.append(previous)
+            break
+        current = frame(system, source, step, calc)
+        if current.info["active_spread"] > threshold:
+            kept += [previous, current]
+            break
+        if step % KEEP_EVERY == 0:
+            kept.append(current)
+        previous = current
+    return kept
+
+
+def relax_run(
+    start: Atoms, calc: PhononGNNCalc, cell: bool, seed: int, threshold: float
+) -> list[Atoms]:
+    """Relax; return every 10th step up to the first frame out of the data."""
+    system = start.copy()
+    system.calc = calc
+    optimiser = BFGS(FrechetCellFilter(system) if cell else system, logfile=None)
+    source = f"{'cell-filter' if cell else 'bfgs'} seed {seed}"
+    kept: list[Atoms] = []
+    for step, _ in enumerate(optimiser.irun(fmax=0.05, steps=400)):
+        if step % CHECK:
+            continue
+        current = frame(system, source, step, calc)
+        kept.append(current)
+        if current.info["active_spread"] > threshold:
+            break
+    return kept
+
+
+def strained(sampler: PhononSampler, n: int, seed: int) -> list[Atoms]:
+    """Phonon-informed snapshots in isotropically strained and sheared cells."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for index in range(n):
+        temperature = float(rng.choice([100.0, 200.0, 300.0, 400.0, 500.0, 600.0]))
+        atoms = sampler.sample(
+            temperature,
+            1,
+            "normal-mode",
+            imaginary="floor:0.5",
+            seed=int(rng.integers(2**31)),
+        )[0]
+        iso = float(rng.uniform(-0.08, 0.12))
+        shear = rng.uniform(-0.02, 0.02, size=(3, 3))
+        deformation = (1 + iso) * np.eye(3) + (shear + shear.T) / 2
+        cell = atoms.cell.array @ deformation
+        atoms.set_cell(cell, scale_atoms=True)
+        snapshot = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=True)
+        snapshot.info = {
+            keys.METHOD: "active",
+            "active_source": "strain",
+            "active_step": index,
+            keys.TEMPERATURE: temperature,
+            "active_strain": iso,
+        }
+        out.append(snapshot)
+    return out
+
+
+def main() -> None:
+    """Explore with the committee and write the round's frames."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--round", type=int, required=True)
+    parser.add_argument("--model", nargs="*", default=None, help="member files")
+    parser.add_argument("--calibration", default=None)
+    parser.add_argument("--threshold", type=float, default=0.015, help="eV/atom")
+    parser.add_argument("--md-ps", type=float, default=4.0)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--strained", type=int, default=80)
+    args = parser.parse_args()
+    spec: Any = args.model or "gfn2-xtb"
+    scale = None
+    if args.calibration:
+        scale = json.loads(Path(args.calibration).read_text())["spread_scale"]
+    calc = PhononGNNCalc(spec, device="cpu", compile_messages=True, spread_scale=scale)
+    sampler = PhononSampler.from_file(force_constants_path("Ag3SBr", 300))
+    out = HERE / f"active-Ag3SBr-round{args.round}.extxyz"
+    frames: list[Atoms] = []
+    base = 100 * args.round
+    for temperature in MD_TEMPERATURES:
+        for seed in range(base, base + args.seeds):
+            start = sampler.sample(
+                temperature, 1, "normal-mode", imaginary="floor:0.5", seed=seed
+            )[0]
+            run = md_run(
+                start, calc, temperature, seed, int(1000 * args.md_ps), args.threshold
+            )
+            last = run[-1].info if run else {}
+            print(
+                f"md {temperature:g} K seed {seed}: {len(run)} frames, last step "
+                f"{last.get('active_step')}, spread {last.get('active_spread', 0):.3f}",
+                flush=True,
+            )
+            frames += run
+    for cell in (False, True):
+        for seed in range(base, base + 2 * args.seeds):
+            start = sampler.sample(
+                300, 1, "normal-mode", imaginary="floor:0.5", seed=seed
+            )[0]
+            run = relax_run(start, calc, cell, seed, args.threshold)
+            print(
+                f"relax cell={cell} seed {seed}: {len(run)} frames, last step "
+                f"{run[-1].info['active_step']}, spread "
+                f"{run[-1].info['active_spread']:.3f}",
+                flush=True,
+            )
+            frames += run
+    frames += strained(sampler, args.strained, seed=base)
+    for index, atoms in enumerate(frames):
+        atoms.info[keys.SEED] = base
+        atoms.info["snapshot_index"] = index
+    ase.io.write(out, frames, format="extxyz")
+    print(f"{len(frames)} frames -> {out}")
+
+
+if __name__ == "__main__":
+    main()
