@@ -26,6 +26,10 @@ The frames go to ``research/datasets/active-Ag3SBr-round<N>.extxyz`` with
 their provenance (``method`` "active", ``active_source``, the spread, the
 step); the labels to the dataset ``gfn2-xtb-active-Ag3SBr``, on the first
 rung of GFN2-xTB's retry ladder as the other training stores.
+
+    python research/active_learning_gfn2.py --summary   # labelled and failed
+
+counts the store's labels and SCF failures by where the frames came from.
 """
 
 from __future__ import annotations
@@ -165,10 +169,36 @@ def strained(sampler: PhononSampler, n: int, seed: int) -> list[Atoms]:
     return out
 
 
+def summary() -> None:
+    """Print the store's labels and SCF failures by source and by temperature."""
+    from collections import Counter
+
+    from ase_phonongnn import SnapshotStore
+    from ase_phonongnn.data import dataset_path
+
+    by_source: Counter[tuple[str, str, str]] = Counter()
+    strains: Counter[tuple[float, bool, str]] = Counter()
+    with SnapshotStore.open(dataset_path("gfn2-xtb-active-Ag3SBr")) as store:
+        for status in (keys.DONE, keys.FAILED):
+            for atoms in store.read_atoms(status):
+                source = atoms.info["active_source"].split(" seed")[0]
+                out = "out" if atoms.info.get("active_spread", 0) > 0.015 else "in"
+                by_source[source, out, status] += 1
+                if source == "strain":
+                    compressed = atoms.info["active_strain"] < 0
+                    strains[atoms.info[keys.TEMPERATURE], compressed, status] += 1
+    for key, count in sorted(by_source.items()):
+        print(*key, count)
+    print("strained snapshots: temperature, compressed, status, count")
+    for key, count in sorted(strains.items()):
+        print(*key, count)
+
+
 def main() -> None:
     """Explore with the committee and write the round's frames."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--round", type=int, required=True)
+    parser.add_argument("--summary", action="store_true")
+    parser.add_argument("--round", type=int, default=1)
     parser.add_argument("--model", nargs="*", default=None, help="member files")
     parser.add_argument("--calibration", default=None)
     parser.add_argument("--threshold", type=float, default=0.015, help="eV/atom")
@@ -176,6 +206,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--strained", type=int, default=80)
     args = parser.parse_args()
+    if args.summary:
+        summary()
+        return
     spec: Any = args.model or "gfn2-xtb"
     scale = None
     if args.calibration:

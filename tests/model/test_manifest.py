@@ -37,6 +37,7 @@ def test_default_is_an_alias_of_gfn2_xtb() -> None:
         "phonon-Ag3SBr",
         "random-Ag3SBr",
         "gfn2-xtb-off-ensemble-Ag3SBr",
+        "gfn2-xtb-active-Ag3SBr",
     )
     assert "GFN2-xTB" in named.level_of_theory
     assert named.spread_scale is not None
