@@ -44,12 +44,9 @@ from typing import Any
 
 import numpy as np
 from _common import RESULTS, machine, write_json
-from ase import Atoms, units
+from ase import Atoms
 from ase.calculators.calculator import CalculationFailed
-from ase.constraints import FixCom
 from ase.filters import FrechetCellFilter
-from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from ase.neighborlist import neighbor_list
 from ase.optimize import BFGS
 from scipy.stats import spearmanr
@@ -60,7 +57,7 @@ from ase_phonongnn.data import force_constants_path
 from ase_phonongnn.errors import LabelError
 from ase_phonongnn.label import GFN2xTB
 from ase_phonongnn.sample import PhononSampler
-from ase_phonongnn.sample.md import MDCollapseError, _check_physical
+from ase_phonongnn.sample.md import MDCollapseError, _check_physical, langevin
 
 #: relaxations end at this largest force, eV/Å
 FMAX = 0.05
@@ -181,20 +178,14 @@ def md(
 ) -> dict[str, Any]:
     """Run Langevin MD from the ideal cell; return whether it stayed physical."""
     sampler = PhononSampler.from_file(force_constants_path("Ag3SBr"))
-    system = sampler.supercell.copy()
-    system.calc = calc
-    system.set_constraint(FixCom())
-    rng = np.random.RandomState(seed)
-    MaxwellBoltzmannDistribution(system, temperature_K=temperature, rng=rng)
-    Stationary(system)
     timestep = 1.0
-    dynamics = Langevin(
-        system,
-        timestep * units.fs,
-        temperature_K=temperature,
-        friction=0.01 / units.fs,
-        fixcm=False,
-        rng=rng,
+    system, dynamics = langevin(
+        sampler.supercell,
+        calc,
+        temperature,
+        timestep,
+        0.01,
+        np.random.RandomState(seed),
     )
     steps = round(1000 * picoseconds / timestep)
     closest, spread, kinetic = np.inf, 0.0, []

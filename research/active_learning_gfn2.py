@@ -41,17 +41,15 @@ from typing import Any
 
 import ase.io
 import numpy as np
-from ase import Atoms, units
-from ase.constraints import FixCom
+from ase import Atoms
 from ase.filters import FrechetCellFilter
-from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from ase.optimize import BFGS
 from tqdm.auto import tqdm
 
 from ase_phonongnn import PhononGNNCalc, keys
 from ase_phonongnn.data import force_constants_path
 from ase_phonongnn.sample import PhononSampler
+from ase_phonongnn.sample.md import langevin
 
 HERE = Path(__file__).resolve().parent / "datasets"
 MD_TEMPERATURES = (300.0, 450.0, 600.0)
@@ -87,19 +85,8 @@ def md_run(
     threshold: float,
 ) -> list[Atoms]:
     """Run Langevin MD; return the kept frames and the first one out of the data."""
-    system = start.copy()
-    system.calc = calc
-    system.set_constraint(FixCom())
-    rng = np.random.RandomState(seed)
-    MaxwellBoltzmannDistribution(system, temperature_K=temperature, rng=rng)
-    Stationary(system)
-    dynamics = Langevin(
-        system,
-        units.fs,
-        temperature_K=temperature,
-        friction=0.01 / units.fs,
-        fixcm=False,
-        rng=rng,
+    system, dynamics = langevin(
+        start, calc, temperature, 1.0, 0.01, np.random.RandomState(seed)
     )
     source = f"md {temperature:g} K seed {seed}"
     kept: list[Atoms] = []
@@ -112,7 +99,8 @@ def md_run(
             break
         current = frame(system, source, step, calc)
         if current.info["active_spread"] > threshold:
-            kept += [previous, current]
+            # the frame before may be kept already (every KEEP_EVERY steps)
+            kept += [current] if kept and kept[-1] is previous else [previous, current]
             break
         if step % KEEP_EVERY == 0:
             kept.append(current)

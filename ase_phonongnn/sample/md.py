@@ -253,6 +253,48 @@ def _check_physical(
         ) from cause
 
 
+def langevin(
+    atoms: Atoms,
+    calc: BaseCalculator,
+    temperature: float,
+    timestep: float,
+    friction: float,
+    rng: np.random.RandomState,
+) -> tuple[Atoms, Langevin]:
+    """Return a copy of ``atoms`` at rest in its centre of mass and its Langevin run.
+
+    Parameters
+    ----------
+    atoms
+        Starting structure; not modified.
+    calc
+        ASE calculator of the copy.
+    temperature
+        Thermostat temperature in K; the velocities are drawn from
+        Maxwell–Boltzmann at it, without net momentum.
+    timestep
+        Time step in fs.
+    friction
+        Langevin friction in 1/fs.
+    rng
+        Random state of the velocities and the thermostat.
+    """
+    system = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+    system.calc = calc
+    system.set_constraint(FixCom())
+    MaxwellBoltzmannDistribution(system, temperature_K=temperature, rng=rng)
+    Stationary(system)
+    dynamics = Langevin(
+        system,
+        timestep * units.fs,
+        temperature_K=temperature,
+        friction=friction / units.fs,
+        fixcm=False,
+        rng=rng,
+    )
+    return system, dynamics
+
+
 def _run(
     atoms: Atoms,
     calc: BaseCalculator,
@@ -263,19 +305,9 @@ def _run(
     progress: bool,
     provenance: dict[str, Any],
 ) -> list[Atoms]:
-    system = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
-    system.calc = calc
-    system.set_constraint(FixCom())
     legacy_rng = np.random.RandomState(int(rng.integers(2**31)))
-    MaxwellBoltzmannDistribution(system, temperature_K=temperature, rng=legacy_rng)
-    Stationary(system)
-    dynamics = Langevin(
-        system,
-        config.timestep * units.fs,
-        temperature_K=temperature,
-        friction=config.friction / units.fs,
-        fixcm=False,
-        rng=legacy_rng,
+    system, dynamics = langevin(
+        atoms, calc, temperature, config.timestep, config.friction, legacy_rng
     )
     pilot_steps = 0 if config.interval is not None else config.pilot
     total = config.equilibration + pilot_steps + n_snapshots * (config.interval or 1)
