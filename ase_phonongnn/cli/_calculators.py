@@ -1,9 +1,10 @@
 """Calculators named on the command line: labellers and trained models.
 
 ``model:NAME_OR_PATH`` is a trained model or committee (a shipped name such as
-``gfn2-xtb``, ``model:default`` for the shipped default, or a model file) as
-an ASE calculator, :class:`~ase_phonongnn.calculator.PhononGNNCalc`; anything
-else is a labeller name or ``MODULE:FACTORY``
+``gfn2-xtb``, ``model:default`` for the shipped default, a model file, or
+model files joined by commas: a committee of them) as an ASE calculator,
+:class:`~ase_phonongnn.calculator.PhononGNNCalc`; anything else is a labeller
+name or ``MODULE:FACTORY``
 (:func:`~ase_phonongnn.label.calculators.resolve_calculator`).
 """
 
@@ -27,7 +28,8 @@ def calculator_factory(
     Parameters
     ----------
     spec
-        ``model:NAME_OR_PATH``, a labeller name (``gfn2-xtb``, ``gpaw``,
+        ``model:NAME_OR_PATH`` (``model:A.safetensors,B.safetensors``: the
+        committee of those files), a labeller name (``gfn2-xtb``, ``gpaw``,
         ``emt``) or ``MODULE:FACTORY``.
     options
         Keyword arguments of the factory (for a model: ``device``, ``dtype``).
@@ -43,9 +45,13 @@ def calculator_factory(
             "--calculator model: needs a model, e.g. model:default, "
             "model:gfn2-xtb or model:path/to/model.safetensors"
         )
-    return (
-        functools.partial(
-            PhononGNNCalc, None if model == "default" else model, **(options or {})
-        ),
-        name,
+    members = [part.strip() for part in model.split(",")]
+    if not all(members):
+        raise ValueError(
+            f"--calculator {name}: an empty model name between commas; give "
+            "model:A.safetensors,B.safetensors for a committee of files"
+        )
+    chosen: str | list[str] | None = (
+        None if model == "default" else members[0] if len(members) == 1 else members
     )
+    return functools.partial(PhononGNNCalc, chosen, **(options or {})), name

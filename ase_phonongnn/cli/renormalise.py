@@ -69,7 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--calculator",
         default="gfn2-xtb",
         help="gfn2-xtb | gpaw | emt | MODULE:FACTORY, or model:NAME_OR_PATH to "
-        "renormalise with a trained model (e.g. model:gfn2-xtb)",
+        "renormalise with a trained model (e.g. model:gfn2-xtb; "
+        "model:A.safetensors,B.safetensors: a committee of files)",
     )
     add_calculator_option_argument(scph)
     scph.add_argument("--n-snapshots", type=int, default=40)

@@ -27,3 +27,24 @@ def test_renormalise_with_a_trained_model(tmp_path, cu_potential_path) -> None:
     reference = harmonic.get_frequencies([0, 0, 0]).max()
     assert abs(top - reference) < 0.1 * reference
     assert np.isfinite(top)
+
+
+def test_model_files_joined_by_commas_are_one_committee(
+    tmp_path, cu_potential, cu_potential_path
+) -> None:
+    import shutil
+
+    from ase_phonongnn.cli._calculators import calculator_factory
+
+    second = shutil.copy(cu_potential_path, tmp_path / "cu-copy.safetensors")
+    factory, _ = calculator_factory(f"model:{cu_potential_path},{second}")
+    committee = factory()
+    single = calculator_factory(f"model:{cu_potential_path}")[0]()
+    cu = bulk("Cu", "fcc", a=3.61, cubic=True) * (2, 2, 2)
+    cu.rattle(0.05, seed=1)
+    cu.calc = committee
+    forces = cu.get_forces()
+    cu.calc = single
+    # two copies of one member: the committee's mean is that member's forces
+    assert len(committee.committee.models) == 2
+    np.testing.assert_allclose(forces, cu.get_forces(), rtol=1e-5, atol=1e-6)
