@@ -100,6 +100,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="steps between snapshots (default: the measured decorrelation time)",
     )
+    md.add_argument(
+        "--max-spread",
+        type=float,
+        default=None,
+        help="eV/atom: stop where a committee's energy spread exceeds it (the "
+        "model left its data), keeping the snapshots taken before (default: "
+        "no limit)",
+    )
 
     off = parser.add_argument_group("off-ensemble method")
     off.add_argument(
@@ -241,7 +249,12 @@ def _md_snapshots(supercell: Atoms, args: argparse.Namespace) -> list[Atoms]:
     if min(args.temperature) <= 0:
         raise UserInputError("--method md needs --temperature > 0 K")
     with checked_options(
-        "--timestep", "--friction", "--equilibration", "--pilot", "--interval"
+        "--timestep",
+        "--friction",
+        "--equilibration",
+        "--pilot",
+        "--interval",
+        "--max-spread",
     ):
         config = MDSamplingConfig(
             timestep=args.timestep,
@@ -249,6 +262,7 @@ def _md_snapshots(supercell: Atoms, args: argparse.Namespace) -> list[Atoms]:
             equilibration=args.equilibration,
             pilot=args.pilot,
             interval=args.interval,
+            max_energy_spread=args.max_spread,
         )
 
     factory, name = calculator_factory(args.calculator)
@@ -265,6 +279,9 @@ def _md_snapshots(supercell: Atoms, args: argparse.Namespace) -> list[Atoms]:
         )
     except MDCollapseError as err:
         message = str(err).replace("the time step", "--timestep")
+        if err.snapshots:
+            write_snapshots(err.snapshots, args.out)
+            message += f"; the {len(err.snapshots)} snapshots before are in {args.out}"
         raise UserInputError(f"--timestep / --calculator: {message}") from err
     except (NotImplementedError, CalculatorSetupError) as err:
         raise UserInputError(

@@ -62,6 +62,12 @@ class MDSamplingConfig:
         Steps of the run on which the decorrelation time is measured.
     interval
         Steps between snapshots; None measures it on the pilot run.
+    max_energy_spread
+        Stop a run where the calculator's energy spread (``energy_std``, as
+        a committee such as :class:`~ase_phonongnn.calculator.PhononGNNCalc`
+        reports it) exceeds this many eV/atom: the model has left its data,
+        and its forces no longer follow the labeller's. None (default): no
+        check; a calculator without ``energy_std`` is never stopped by it.
     """
 
     timestep: float = 2.0
@@ -69,6 +75,7 @@ class MDSamplingConfig:
     equilibration: int = 1000
     pilot: int = 1000
     interval: int | None = None
+    max_energy_spread: float | None = None
 
     def __post_init__(self) -> None:
         checks = {
@@ -77,13 +84,16 @@ class MDSamplingConfig:
             "equilibration": self.equilibration >= 0,
             "pilot": self.pilot >= 10,
             "interval": self.interval is None or self.interval >= 1,
+            "max_energy_spread": self.max_energy_spread is None
+            or self.max_energy_spread > 0,
         }
         for name, ok in checks.items():
             if not ok:
                 raise ValueError(
                     f"{name} is out of range (got {getattr(self, name)!r}): "
                     "timestep and friction > 0, equilibration >= 0, pilot >= 10 "
-                    "steps, interval >= 1 step or None"
+                    "steps, interval >= 1 step or None, max_energy_spread > 0 "
+                    "eV/atom or None"
                 )
 
 
@@ -182,8 +192,9 @@ def md_snapshots(
     Raises
     ------
     MDCollapseError
-        Where the run reaches non-finite positions or two atoms closer than
-        0.5 Å (checked every 10 steps).
+        Where the run reaches non-finite positions, two atoms closer than
+        0.5 Å, or an energy spread above ``config.max_energy_spread``
+        (checked every 10 steps); its ``snapshots`` are those taken before.
     """
     config = config or MDSamplingConfig()
     temperature_list = [float(t) for t in np.atleast_1d(temperatures)]
@@ -205,16 +216,20 @@ def md_snapshots(
     snapshots: list[Atoms] = []
     for index, temperature in enumerate(temperature_list):
         rng = np.random.default_rng([seed, index])
-        snapshots += _run(
-            atoms,
-            calc,
-            temperature,
-            n_snapshots,
-            config,
-            rng,
-            progress,
-            provenance={keys.SEED: seed, CALCULATOR: name},
-        )
+        try:
+            snapshots += _run(
+                atoms,
+                calc,
+                temperature,
+                n_snapshots,
+                config,
+                rng,
+                progress,
+                provenance={keys.SEED: seed, CALCULATOR: name},
+            )
+        except MDCollapseError as err:
+            err.snapshots = snapshots + err.snapshots
+            raise
     return snapshots
 
 
@@ -223,7 +238,34 @@ COLLAPSE_DISTANCE = 0.5
 
 
 class MDCollapseError(RuntimeError):
-    """An MD run reached a non-finite state or atoms closer than 0.5 Å."""
+    """An MD run collapsed or left its model's data.
+
+    It reached a non-finite state, atoms closer than 0.5 Å, or a committee
+    energy spread above its limit. ``snapshots`` holds the snapshots taken
+    before (every temperature).
+    """
+
+    def __init__(self, message: str, snapshots: Sequence[Atoms] = ()) -> None:
+        super().__init__(message)
+        self.snapshots: list[Atoms] = list(snapshots)
+
+
+def _check_spread(
+    system: Atoms, temperature: float, step: int, timestep: float, limit: float
+) -> None:
+    """Raise :class:`MDCollapseError` where the energy spread passed ``limit``."""
+    results = getattr(system.calc, "results", {})
+    if "energy_std" not in results:
+        return
+    spread = float(results["energy_std"]) / len(system)
+    if not spread <= limit:
+        raise MDCollapseError(
+            f"MD at {temperature:g} K reached an energy spread of "
+            f"{1000 * spread:.1f} meV/atom (limit {1000 * limit:g}) at step {step} "
+            f"({step * timestep:g} fs): the model has left its training data; "
+            "label frames of this run and retrain, or sample at a lower "
+            "temperature"
+        )
 
 
 def _check_physical(
@@ -329,6 +371,14 @@ def _run(
                     raise
                 bar.update(int(chunk))
                 _check_physical(system, temperature, dynamics.nsteps, config.timestep)
+                if config.max_energy_spread is not None:
+                    _check_spread(
+                        system,
+                        temperature,
+                        dynamics.nsteps,
+                        config.timestep,
+                        config.max_energy_spread,
+                    )
         except BaseException:
             bar.close()  # before the error is reported
             raise
@@ -365,9 +415,13 @@ def _run(
         keys.PACKAGE_VERSION: __version__,
         **provenance,
     }
-    snapshots = []
+    snapshots: list[Atoms] = []
     for _ in range(n_snapshots):
-        advance(interval)
+        try:
+            advance(interval)
+        except MDCollapseError as err:
+            err.snapshots = snapshots
+            raise
         snapshot = Atoms(
             system.numbers,
             system.get_positions(wrap=False),

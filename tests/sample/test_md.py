@@ -108,3 +108,39 @@ def test_a_collapsing_run_is_an_error_not_snapshots(cu_sampler):
         timestep=5.0, friction=0.01, equilibration=200, pilot=10, interval=5
     )
     assert len(md_snapshots(cu_sampler.supercell, EMT(), 1000, 2, config, seed=1)) == 2
+
+
+def test_a_collapsed_run_keeps_the_snapshots_taken_before(cu_sampler):
+    from ase.neighborlist import neighbor_list
+
+    config = MDSamplingConfig(timestep=40.0, friction=0.01, equilibration=0, interval=5)
+    with pytest.raises(MDCollapseError) as caught:
+        md_snapshots(cu_sampler.supercell, EMT(), 1000, 40, config, seed=1)
+    kept = caught.value.snapshots
+    assert 0 < len(kept) < 40
+    for snapshot in kept:
+        assert snapshot.info[keys.METHOD] == "md"
+        # taken before the collapse: no contact below the 0.5 Å limit
+        assert neighbor_list("d", snapshot, 0.5).size == 0
+
+
+def test_a_committee_spread_above_the_limit_stops_the_run(cu_sampler, cu_potential):
+    import copy
+
+    import torch
+
+    from ase_phonongnn import PhononGNNCalc
+
+    shifted = copy.deepcopy(cu_potential)
+    with torch.no_grad():
+        shifted.atomic_energies += 0.01  # eV per atom
+    config = MDSamplingConfig(timestep=5.0, equilibration=20, interval=5)
+    # members 0.01 eV/atom apart: a spread (standard deviation) of 5 meV/atom
+    committee = PhononGNNCalc([cu_potential, shifted], device="cpu")
+    tight = MDSamplingConfig(**{**config.__dict__, "max_energy_spread": 0.004})
+    with pytest.raises(MDCollapseError, match=r"spread of 5\.0 meV/atom"):
+        md_snapshots(cu_sampler.supercell, committee, 300, 2, tight, seed=1)
+    loose = MDSamplingConfig(**{**config.__dict__, "max_energy_spread": 0.006})
+    assert (
+        len(md_snapshots(cu_sampler.supercell, committee, 300, 2, loose, seed=1)) == 2
+    )
