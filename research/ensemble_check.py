@@ -1,6 +1,8 @@
 """Phonon-informed snapshots against MD on the same potential (Ag3SBr, 2×2×2).
 
     python research/ensemble_check.py 100 200 300 400 600
+    python research/ensemble_check.py 300 --model A.safetensors B.safetensors \
+        --force-constants Ag3SI_300K_params.yaml.xz --out ensemble_check-X.json
 
 For each temperature: Langevin MD with the shipped default committee from the
 ideal cubic cell (1 fs, friction 0.01/fs, up to 10 ps; positions every 10
@@ -26,8 +28,8 @@ at 1 fs the committee before active learning collapsed at 300 K after 1.8 ps
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -82,16 +84,20 @@ def summary(positions: np.ndarray, ideal: Atoms) -> dict[str, object]:
     }
 
 
-def gaps(positions: np.ndarray, ideal: Atoms) -> list[float]:
+def gaps(
+    positions: np.ndarray, ideal: Atoms, model: list[str] | None = None
+) -> list[float]:
     """Return the committee's band gap over frames: mean and standard deviation."""
     frames = [Atoms(ideal.numbers, p, cell=ideal.cell, pbc=True) for p in positions]
-    values = predict(None, frames, progress=False)["band_gap"]
+    values = predict(model, frames, progress=False)["band_gap"]
     return [float(np.mean(values)), float(np.std(values))]
 
 
-def run_md(ideal: Atoms, temperature: float, seed: int) -> dict[str, object]:
+def run_md(
+    ideal: Atoms, temperature: float, seed: int, model: list[str] | None = None
+) -> dict[str, object]:
     """Langevin MD from the ideal cell until MD_PS, a spread stop or a collapse."""
-    calc = PhononGNNCalc(compile_messages=True)
+    calc = PhononGNNCalc(model, compile_messages=True)
     rng = np.random.RandomState(seed)
     system, dynamics = langevin(ideal, calc, temperature, TIMESTEP_FS, FRICTION, rng)
     frames, energies, spreads = [], [], []
@@ -130,34 +136,45 @@ def run_md(ideal: Atoms, temperature: float, seed: int) -> dict[str, object]:
     ]
     if len(positions) > start:
         record.update(summary(positions[start:], ideal))
-        record["band_gap"] = gaps(positions[start::20], ideal)
+        record["band_gap"] = gaps(positions[start::20], ideal, model)
     return record
 
 
-def main(temperatures: list[float]) -> None:
+def main(args: argparse.Namespace) -> None:
     """Run the check at each temperature not yet in the output."""
     torch.set_num_threads(1)
-    records = json.loads(OUT.read_text()) if OUT.exists() else []
+    records = json.loads(args.out.read_text()) if args.out.exists() else []
     done = {r["temperature"] for r in records}
-    for temperature in temperatures:
+    for temperature in args.temperatures:
         if temperature in done:
             continue
-        # the nearest temperature whose renormalised force constants ship
-        shipped = min(
-            renormalised_temperatures("Ag3SBr"), key=lambda t: abs(t - temperature)
-        )
-        sampler = PhononSampler.from_file(force_constants_path("Ag3SBr", shipped))
+        if args.force_constants is None:
+            # the nearest temperature whose renormalised force constants ship
+            shipped = min(
+                renormalised_temperatures("Ag3SBr"),
+                key=lambda t: abs(t - temperature),
+            )
+            path = force_constants_path("Ag3SBr", shipped)
+        else:
+            shipped, path = None, args.force_constants
+        sampler = PhononSampler.from_file(path)
         ideal = sampler.supercell
         start = time.perf_counter()
-        md = run_md(ideal, temperature, seed=11)
+        md = run_md(ideal, temperature, seed=11, model=args.model)
+        committee = (
+            [m.name for m in named_model("default").members]
+            if args.model is None
+            else args.model
+        )
         record: dict[str, object] = {
             "temperature": temperature,
+            "force_constants": str(path.name),
             "force_constants_temperature": shipped,
             "md": md,
             "md_timestep_fs": TIMESTEP_FS,
             "md_friction_per_fs": FRICTION,
             "md_seconds": round(time.perf_counter() - start),
-            "committee": [m.name for m in named_model("default").members],
+            "committee": committee,
         }
         for policy in POLICIES:
             for statistics in ("quantum", "classical"):
@@ -171,12 +188,28 @@ def main(temperatures: list[float]) -> None:
                 )
                 positions = np.array([a.positions for a in snapshots])
                 result = summary(positions, ideal)
-                result["band_gap"] = gaps(positions, ideal)
+                result["band_gap"] = gaps(positions, ideal, args.model)
                 record[f"phonon-{statistics}-{policy}"] = result
         records.append(record)
-        OUT.write_text(json.dumps(records, indent=1) + "\n")
+        args.out.write_text(json.dumps(records, indent=1) + "\n")
         print(json.dumps(record), flush=True)
 
 
 if __name__ == "__main__":
-    main([float(t) for t in sys.argv[1:]] or [300.0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("temperatures", type=float, nargs="*", default=[300.0])
+    parser.add_argument(
+        "--model",
+        nargs="+",
+        default=None,
+        help="model files of the committee (default: the shipped one)",
+    )
+    parser.add_argument(
+        "--force-constants",
+        type=Path,
+        default=None,
+        help="phonopy_params of the phonon-informed ensemble (default: the "
+        "shipped Ag3SBr ones nearest the temperature)",
+    )
+    parser.add_argument("--out", type=Path, default=OUT)
+    main(parser.parse_args())

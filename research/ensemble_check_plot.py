@@ -3,10 +3,10 @@
     python research/ensemble_check_plot.py
 
 Writes docs/figures/ensemble-check-msd.png: per species, ⟨u²⟩ against
-temperature for MD (about the ideal sites, and about each atom's mean
-position over the run) and for normal-mode sampling (quantum statistics,
-soft modes floored at 0.5 THz), and the MD ⟨u²⟩ about the ideal sites per
-picosecond of each run.
+temperature for MD (about the ideal sites, and, for runs of 3 ps or more,
+about each atom's mean position over the run) and for normal-mode sampling
+(quantum statistics, soft modes floored at 0.5 THz), and the MD ⟨u²⟩ about
+the ideal sites per picosecond of each run.
 """
 
 from __future__ import annotations
@@ -36,9 +36,12 @@ def main() -> None:
         with_md = [r for r in records if "msd" in r["md"]]
         t_md = [r["temperature"] for r in with_md]
         left.plot(t_md, [r["md"]["msd"][s] for r in with_md], "o-", color=colours[s])
+        # about the mean positions only where the run lasted 2 ps past its
+        # first (equilibration) picosecond
+        settled = [r for r in with_md if r["md"]["ps_run"] >= 3]
         left.plot(
-            t_md,
-            [r["md"]["msd_about_mean"][s] for r in with_md],
+            [r["temperature"] for r in settled],
+            [r["md"]["msd_about_mean"][s] for r in settled],
             "s:",
             color=colours[s],
         )
@@ -54,7 +57,8 @@ def main() -> None:
     left.plot([], [], "k^--", label="phonon-informed (floor 0.5 THz)")
     left.set_xlabel("temperature (K)")
     left.set_ylabel("⟨u²⟩ (Å²)")
-    left.legend(fontsize=8)
+    left.set_ylim(0, 1.05)
+    left.legend(fontsize=7, ncol=2, loc="upper center")
     for r in records:
         by_ps = r["md"]["msd_by_ps"]
         right.plot(
