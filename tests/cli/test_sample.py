@@ -100,3 +100,16 @@ def test_md_with_a_calculator_that_lacks_an_element_is_one_line(tmp_path, capsys
         line for line in capsys.readouterr().err.splitlines() if "error" in line
     ]
     assert "--calculator emt cannot compute" in error and "for S" in error
+
+
+def test_md_method_stops_where_the_committee_spread_passes_max_spread(
+    tmp_path, capsys
+) -> None:
+    out = tmp_path / "md.extxyz"
+    argv = ["sample", "Ag3SBr", "-T", "300", "-n", "2", "--method", "md"]
+    steps = ["--equilibration", "20", "--interval", "10", "--timestep", "2"]
+    # the shipped members disagree by more than 0.01 meV/atom anywhere
+    code = main([*argv, *steps, "--max-spread", "1e-5", "--out", str(out)])
+    assert code != 0
+    assert "energy spread" in capsys.readouterr().err
+    assert not out.exists()  # stopped in the equilibration: no snapshot yet
