@@ -94,7 +94,11 @@ def gaps(
 
 
 def run_md(
-    ideal: Atoms, temperature: float, seed: int, model: list[str] | None = None
+    ideal: Atoms,
+    temperature: float,
+    seed: int,
+    model: list[str] | None = None,
+    ps: float = MD_PS,
 ) -> dict[str, object]:
     """Langevin MD from the ideal cell until MD_PS, a spread stop or a collapse."""
     calc = PhononGNNCalc(model, compile_messages=True)
@@ -102,7 +106,7 @@ def run_md(
     system, dynamics = langevin(ideal, calc, temperature, TIMESTEP_FS, FRICTION, rng)
     frames, energies, spreads = [], [], []
     stop = None
-    n_steps = round(1000 * MD_PS / TIMESTEP_FS)
+    n_steps = round(1000 * ps / TIMESTEP_FS)
     while dynamics.nsteps < n_steps:
         dynamics.run(10)
         positions = system.get_positions(wrap=False)
@@ -160,7 +164,13 @@ def main(args: argparse.Namespace) -> None:
         sampler = PhononSampler.from_file(path)
         ideal = sampler.supercell
         start = time.perf_counter()
-        md = run_md(ideal, temperature, seed=11, model=args.model)
+        md = run_md(
+            ideal.repeat(args.repeat),
+            temperature,
+            seed=11,
+            model=args.model,
+            ps=args.ps,
+        )
         committee = (
             [m.name for m in named_model("default").members]
             if args.model is None
@@ -174,9 +184,12 @@ def main(args: argparse.Namespace) -> None:
             "md_timestep_fs": TIMESTEP_FS,
             "md_friction_per_fs": FRICTION,
             "md_seconds": round(time.perf_counter() - start),
+            "md_ps_asked": args.ps,
             "committee": committee,
+            "md_cell_repeat": args.repeat,
         }
-        for policy in POLICIES:
+        # normal modes of the force constants' own supercell only
+        for policy in POLICIES if args.repeat == 1 else ():
             for statistics in ("quantum", "classical"):
                 snapshots = sampler.sample(
                     temperature,
@@ -211,5 +224,13 @@ if __name__ == "__main__":
         help="phonopy_params of the phonon-informed ensemble (default: the "
         "shipped Ag3SBr ones nearest the temperature)",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="MD on the supercell repeated N times along each axis (N = 2: the "
+        "4×4×4 cell), without the phonon-informed ensembles",
+    )
+    parser.add_argument("--ps", type=float, default=MD_PS, help="most MD ps")
     parser.add_argument("--out", type=Path, default=OUT)
     main(parser.parse_args())

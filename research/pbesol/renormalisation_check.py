@@ -1,6 +1,6 @@
 """The model-renormalised ensemble checked against GPAW forces.
 
-    python research/pbesol/renormalisation_check.py [STORE] [MODEL ...]
+    python research/pbesol/renormalisation_check.py [STORE FORCE_CONSTANTS] [MODEL ...]
 
 Ag3SI was renormalised at 300 K with a committee trained on the first PBEsol
 labels (``phonongnn renormalise --calculator model:...``). Snapshots sampled
@@ -9,7 +9,10 @@ from the result were labelled with GPAW (default store:
 and energies on them with GPAW's, per species, and writes
 ``research/pbesol/renormalisation_check.json``. The error that matters for
 the loop is the force error on its own ensemble: the force constants are
-fitted to these forces.
+fitted to these forces. So the check also fits force constants (symfc, as
+the loop does) to the same snapshots twice, once to GPAW's forces and once
+to the committee's, and compares their frequencies at the commensurate q
+points with each other and with the renormalised force constants.
 """
 
 from __future__ import annotations
@@ -21,17 +24,33 @@ from pathlib import Path
 import numpy as np
 
 from ase_phonongnn import PhononGNNCalc, keys
+from ase_phonongnn.sample._phonopy import load_phonopy, set_force_constants
+from ase_phonongnn.sample.renormalise import fit_force_constants
 from ase_phonongnn.train import load_structures
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 STORE = ROOT / "datasets" / "pbesol" / "phonon-Ag3SI.h5"
+FORCE_CONSTANTS = HERE / "force-constants" / "Ag3SI_300K_model_params.yaml.xz"
 MODELS = [HERE / "models" / f"pbesol-painn-{k}.safetensors" for k in (0, 1)]
+#: the commensurate q points of the 2×2×2 cell, one of each star
+Q_POINTS = [[0, 0, 0], [0.5, 0, 0], [0.5, 0.5, 0], [0.5, 0.5, 0.5]]
 
 
-def main(store: Path, models: list[Path]) -> None:
+def commensurate_frequencies(phonon, force_constants=None) -> np.ndarray:
+    """Frequencies (THz) at :data:`Q_POINTS`, of ``force_constants`` if given."""
+    if force_constants is not None:
+        set_force_constants(phonon, force_constants)
+    phonon.run_qpoints(Q_POINTS)
+    return np.asarray(phonon.get_qpoints_dict()["frequencies"]).ravel()
+
+
+def main(store: Path, force_constants: Path, models: list[Path]) -> None:
     """Compare the committee with GPAW on every labelled snapshot of ``store``."""
     structures = load_structures(store)
+    phonon = load_phonopy(force_constants)
+    renormalised = commensurate_frequencies(phonon)
+    ideal = phonon.supercell.positions
     calc = PhononGNNCalc([str(m) for m in models], device="cpu")
     errors, reference, energy_errors = [], [], []
     symbols = np.array(structures[0].get_chemical_symbols())
@@ -45,6 +64,13 @@ def main(store: Path, models: list[Path]) -> None:
             model.get_potential_energy() / len(model) - atoms.info[keys.ENERGY_PER_ATOM]
         )
     error, forces = np.asarray(errors), np.asarray(reference)
+    displacements = np.array([a.positions - ideal for a in structures])
+    fitted = {
+        name: commensurate_frequencies(
+            phonon, fit_force_constants(phonon, displacements, values)
+        )
+        for name, values in (("gpaw", forces), ("committee", forces + error))
+    }
     record = {
         "store": str(store.relative_to(ROOT)),
         "models": [str(m.relative_to(ROOT)) for m in models],
@@ -58,6 +84,23 @@ def main(store: Path, models: list[Path]) -> None:
         },
         "energy_mae_mev_per_atom": float(1000 * np.mean(np.abs(energy_errors))),
         "energy_mean_error_mev_per_atom": float(1000 * np.mean(energy_errors)),
+        "force_constants": str(force_constants.relative_to(ROOT)),
+        "frequency_mae_thz_committee_fit_vs_gpaw_fit": float(
+            np.abs(fitted["committee"] - fitted["gpaw"]).mean()
+        ),
+        "frequency_mae_thz_renormalised_vs_gpaw_fit": float(
+            np.abs(renormalised - fitted["gpaw"]).mean()
+        ),
+        "lowest_thz": {
+            "renormalised": float(renormalised.min()),
+            "gpaw_fit": float(fitted["gpaw"].min()),
+            "committee_fit": float(fitted["committee"].min()),
+        },
+        "highest_thz": {
+            "renormalised": float(renormalised.max()),
+            "gpaw_fit": float(fitted["gpaw"].max()),
+            "committee_fit": float(fitted["committee"].max()),
+        },
     }
     out = HERE / "renormalisation_check.json"
     out.write_text(json.dumps(record, indent=1) + "\n")
@@ -66,6 +109,7 @@ def main(store: Path, models: list[Path]) -> None:
 
 if __name__ == "__main__":
     main(
-        Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else STORE,
-        [Path(p).resolve() for p in sys.argv[2:]] or MODELS,
+        Path(sys.argv[1]).resolve() if len(sys.argv) > 2 else STORE,
+        Path(sys.argv[2]).resolve() if len(sys.argv) > 2 else FORCE_CONSTANTS,
+        [Path(p).resolve() for p in sys.argv[3:]] or MODELS,
     )
