@@ -7,9 +7,9 @@ labels (``phonongnn renormalise --calculator model:...``). Snapshots sampled
 from the result were labelled with GPAW (default store:
 ``datasets/pbesol/phonon-Ag3SI.h5``); this compares the committee's forces
 and energies on them with GPAW's, per species, and writes
-``research/pbesol/renormalisation_check.json``. The error that matters for
-the loop is the force error on its own ensemble: the force constants are
-fitted to these forces. So the check also fits force constants (symfc, as
+``research/pbesol/renormalisation_check-<store>.json``. The error that
+matters for the loop is the force error on its own ensemble: the force
+constants are fitted to these forces. So the check also fits force constants (symfc, as
 the loop does) to the same snapshots twice, once to GPAW's forces and once
 to the committee's, and compares their frequencies at the commensurate q
 points with each other and with the renormalised force constants.
@@ -102,7 +102,7 @@ def main(store: Path, force_constants: Path, models: list[Path]) -> None:
             "committee_fit": float(fitted["committee"].max()),
         },
     }
-    out = HERE / "renormalisation_check.json"
+    out = HERE / f"renormalisation_check-{store.stem}.json"
     out.write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps(record, indent=1))
 
