@@ -101,6 +101,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="steps between snapshots (default: the measured decorrelation time)",
     )
     md.add_argument(
+        "--compile",
+        action="store_true",
+        help="model: calculators with compiled message kernels: faster on a CPU "
+        "after tens of seconds of compiling (needs a C++ compiler); for long runs",
+    )
+    md.add_argument(
         "--max-spread",
         type=float,
         default=None,
@@ -243,7 +249,7 @@ def check_displacements(supercell: Atoms, snapshots: list[Atoms]) -> None:
 def _md_snapshots(supercell: Atoms, args: argparse.Namespace) -> list[Atoms]:
     from ase.calculators.calculator import CalculatorSetupError
 
-    from ase_phonongnn.cli._calculators import calculator_factory
+    from ase_phonongnn.cli._calculators import MODEL_PREFIX, calculator_factory
     from ase_phonongnn.sample.md import MDCollapseError, MDSamplingConfig, md_snapshots
 
     if min(args.temperature) <= 0:
@@ -265,7 +271,16 @@ def _md_snapshots(supercell: Atoms, args: argparse.Namespace) -> list[Atoms]:
             max_energy_spread=args.max_spread,
         )
 
-    factory, name = calculator_factory(args.calculator)
+    options = {}
+    if args.compile:
+        if not args.calculator.strip().startswith(MODEL_PREFIX):
+            raise UserInputError(
+                f"--compile compiles a trained model's kernels; --calculator "
+                f"{args.calculator} is not one (give model:NAME_OR_PATH or drop "
+                "--compile)"
+            )
+        options["compile_messages"] = True
+    factory, name = calculator_factory(args.calculator, options)
     calculator = factory()
     try:
         return md_snapshots(

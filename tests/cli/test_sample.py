@@ -113,3 +113,11 @@ def test_md_method_stops_where_the_committee_spread_passes_max_spread(
     assert code != 0
     assert "energy spread" in capsys.readouterr().err
     assert not out.exists()  # stopped in the equilibration: no snapshot yet
+
+
+def test_md_compile_needs_a_model_calculator(tmp_path, capsys) -> None:
+    argv = ["sample", "Ag3SBr", "-T", "300", "-n", "1", "--method", "md"]
+    out = tmp_path / "md.extxyz"
+    code = main([*argv, "--calculator", "emt", "--compile", "--out", str(out)])
+    assert code != 0
+    assert "--compile" in capsys.readouterr().err
