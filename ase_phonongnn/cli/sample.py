@@ -103,8 +103,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     md.add_argument(
         "--compile",
         action="store_true",
-        help="model: calculators with compiled message kernels: faster on a CPU "
-        "after tens of seconds of compiling (needs a C++ compiler); for long runs",
+        help="model: calculators with compiled message kernels, as predict "
+        "--compile (compiling takes tens of seconds and needs a C++ compiler)",
     )
     md.add_argument(
         "--max-spread",
