@@ -42,7 +42,7 @@ def commensurate_frequencies(phonon, force_constants=None) -> np.ndarray:
     if force_constants is not None:
         set_force_constants(phonon, force_constants)
     phonon.run_qpoints(Q_POINTS)
-    return np.asarray(phonon.get_qpoints_dict()["frequencies"]).ravel()
+    return np.asarray(phonon.qpoints.frequencies).ravel()
 
 
 def main(store: Path, force_constants: Path, models: list[Path]) -> None:

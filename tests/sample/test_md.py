@@ -6,6 +6,8 @@ its EMT force constants and Langevin MD on EMT must agree on ⟨u²⟩.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from ase.calculators.emt import EMT
@@ -137,10 +139,10 @@ def test_a_committee_spread_above_the_limit_stops_the_run(cu_sampler, cu_potenti
     config = MDSamplingConfig(timestep=5.0, equilibration=20, interval=5)
     # members 0.01 eV/atom apart: a spread (standard deviation) of 5 meV/atom
     committee = PhononGNNCalc([cu_potential, shifted], device="cpu")
-    tight = MDSamplingConfig(**{**config.__dict__, "max_energy_spread": 0.004})
+    tight = dataclasses.replace(config, max_energy_spread=0.004)
     with pytest.raises(MDCollapseError, match=r"spread of 5\.0 meV/atom"):
         md_snapshots(cu_sampler.supercell, committee, 300, 2, tight, seed=1)
-    loose = MDSamplingConfig(**{**config.__dict__, "max_energy_spread": 0.006})
+    loose = dataclasses.replace(config, max_energy_spread=0.006)
     assert (
         len(md_snapshots(cu_sampler.supercell, committee, 300, 2, loose, seed=1)) == 2
     )
