@@ -1,8 +1,9 @@
 """Stored PBEsol labels against independent GPAW runs from their recorded parameters.
 
-    python research/pbesol/reproduce_labels.py [N_PER_STORE]
+    python research/pbesol/reproduce_labels.py [N_PER_STORE] [STORE ...]
 
-For the first N (default 1) done snapshots of each store of datasets/pbesol/,
+For the first N (default 1) done snapshots of each store of datasets/pbesol/
+(or of the named stores, e.g. ``phonon-Ag3SI``),
 runs ``gpaw.GPAW(**label_provenance["parameters"])`` on the stored structure
 (the shipped PAW datasets on GPAW's setup path; forces asked first) and
 compares energy per atom, forces, band gap and VBM (GPAW's own
@@ -29,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).with_name("reproduce_labels.jsonl")
 
 
-def main(n_per_store: int) -> None:
-    """Reproduce the first labels of every store not yet in the output."""
+def main(n_per_store: int, names: list[str]) -> None:
+    """Reproduce the first labels of the (named) stores not yet in the output."""
     gpaw.setup_paths.insert(0, paw_dataset_directory())
     done = set()
     if OUT.exists():
@@ -38,6 +39,8 @@ def main(n_per_store: int) -> None:
             json.loads(line)["content_hash"] for line in OUT.read_text().splitlines()
         }
     for path in sorted((ROOT / "datasets" / "pbesol").glob("*.h5")):
+        if names and path.stem not in names:
+            continue
         with SnapshotStore.open(path) as store:
             labelled = store.read_atoms(keys.DONE)[:n_per_store]
         for atoms in labelled:
@@ -65,4 +68,4 @@ def main(n_per_store: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1, sys.argv[2:])

@@ -16,6 +16,11 @@ Sets (2×2×2 cells, 40 atoms):
   lattice parameter with the fractional displacements kept.
 - ``random-Ag3SI``, ``random-Ag3SBr``, ``random-mixed``: the paper's eq. 2,
   a = 0.1 … 0.8 Å.
+- ``off-ensemble``: for the potential, about the ideal cells of the family
+  (Ag3SBr, Ag3SI and x = 1/8 … 7/8 at their Vegard lattice parameters, random
+  occupation): small displacements (0.005–0.05 Å), isotropic strains of ±3 %
+  and close contacts down to 2 Å, the kinds of
+  :func:`ase_phonongnn.sample.off_ensemble_snapshots`.
 
 Within a part the snapshots cycle through temperatures (or amplitudes) and
 compositions, so a partly labelled store covers all of them.
@@ -32,8 +37,12 @@ from ase import Atoms
 from ase.io import write
 
 from ase_phonongnn.data import force_constants_path
-from ase_phonongnn.sample import PhononSampler
-from ase_phonongnn.structures import substitute_iodine
+from ase_phonongnn.sample import (
+    OFF_ENSEMBLE_KINDS,
+    PhononSampler,
+    off_ensemble_snapshots,
+)
+from ase_phonongnn.structures import solid_solution, substitute_iodine
 
 SAMPLES = Path(__file__).with_name("samples")
 TEMPERATURES = (300.0, 400.0, 500.0, 600.0)
@@ -89,12 +98,29 @@ def _random(n_iodine: Callable[[int], int]) -> Callable[[int], list[Atoms]]:
     return make
 
 
+def off_ensemble(part: int) -> list[Atoms]:
+    """Part ``part`` of the ``off-ensemble`` set."""
+    fractions = (1.0, 0.0, *(k / 8 for k in range(1, 8)))
+    pairs = itertools.cycle(itertools.product(OFF_ENSEMBLE_KINDS, fractions))
+    frames = []
+    for i, (kind, x) in zip(
+        range(PART), itertools.islice(pairs, PART * part, None), strict=False
+    ):
+        seed = 4000 * part + i
+        reference = solid_solution(x, rng=np.random.default_rng(seed))
+        (atoms,) = off_ensemble_snapshots(reference, 1, (kind,), seed=seed)
+        atoms.info["bromine_fraction"] = reference.info["bromine_fraction"]
+        frames.append(atoms)
+    return frames
+
+
 SETS: dict[str, Callable[[int], list[Atoms]]] = {
     "thermal-Ag3SI": thermal_ag3si,
     "thermal-mixed": thermal_mixed,
     "random-Ag3SI": _random(lambda i: 8),
     "random-Ag3SBr": _random(lambda i: 0),
     "random-mixed": _random(lambda i: IODINE_SITES[i % len(IODINE_SITES)]),
+    "off-ensemble": off_ensemble,
 }
 
 
