@@ -56,6 +56,7 @@ def main(n_per_store: int, names: list[str]) -> None:
             record = {
                 "store": path.name,
                 "content_hash": atoms.info[keys.CONTENT_HASH],
+                "parameters": parameters,
                 "d_energy_per_atom": energy - atoms.info[keys.ENERGY_PER_ATOM],
                 "max_d_force": float(np.abs(forces - atoms.arrays[keys.FORCES]).max()),
                 "d_band_gap": (cbm - vbm) - atoms.info[keys.BAND_GAP],
