@@ -1,6 +1,7 @@
 """The model-renormalised ensemble checked against GPAW forces.
 
     python research/pbesol/renormalisation_check.py [STORE FORCE_CONSTANTS] [MODEL ...]
+        [--select KEY=TEXT]
 
 Ag3SI was renormalised at 300 K with a committee trained on the first PBEsol
 labels (``phonongnn renormalise --calculator model:...``). Snapshots sampled
@@ -13,12 +14,14 @@ constants are fitted to these forces. So the check also fits force constants (sy
 the loop does) to the same snapshots twice, once to GPAW's forces and once
 to the committee's, and compares their frequencies at the commensurate q
 points with each other and with the renormalised force constants.
+``--select md_calculator=al1`` keeps the snapshots whose ``info[KEY]``
+contains TEXT (the output name gets ``-TEXT``).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -45,9 +48,16 @@ def commensurate_frequencies(phonon, force_constants=None) -> np.ndarray:
     return np.asarray(phonon.qpoints.frequencies).ravel()
 
 
-def main(store: Path, force_constants: Path, models: list[Path]) -> None:
-    """Compare the committee with GPAW on every labelled snapshot of ``store``."""
+def main(
+    store: Path, force_constants: Path, models: list[Path], select: str | None
+) -> None:
+    """Compare the committee with GPAW on the labelled snapshots of ``store``."""
     structures = load_structures(store)
+    suffix = ""
+    if select:
+        key, text = select.split("=", 1)
+        structures = [a for a in structures if text in str(a.info.get(key, ""))]
+        suffix = f"-{text}"
     phonon = load_phonopy(force_constants)
     renormalised = commensurate_frequencies(phonon)
     ideal = phonon.supercell.positions
@@ -74,6 +84,7 @@ def main(store: Path, force_constants: Path, models: list[Path]) -> None:
     record = {
         "store": str(store.relative_to(ROOT)),
         "models": [str(m.relative_to(ROOT)) for m in models],
+        "selected": select,
         "n_snapshots": len(structures),
         "force_mae_ev_per_a": float(np.abs(error).mean()),
         "force_rmse_ev_per_a": float(np.sqrt(np.mean(error**2))),
@@ -102,14 +113,23 @@ def main(store: Path, force_constants: Path, models: list[Path]) -> None:
             "committee_fit": float(fitted["committee"].max()),
         },
     }
-    out = HERE / f"renormalisation_check-{store.stem}.json"
+    out = HERE / f"renormalisation_check-{store.stem}{suffix}.json"
     out.write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps(record, indent=1))
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("store", nargs="?", type=Path, default=STORE)
+    parser.add_argument(
+        "force_constants", nargs="?", type=Path, default=FORCE_CONSTANTS
+    )
+    parser.add_argument("models", nargs="*", type=Path, default=MODELS)
+    parser.add_argument("--select", help="KEY=TEXT: snapshots whose info[KEY] has TEXT")
+    args = parser.parse_args()
     main(
-        Path(sys.argv[1]).resolve() if len(sys.argv) > 2 else STORE,
-        Path(sys.argv[2]).resolve() if len(sys.argv) > 2 else FORCE_CONSTANTS,
-        [Path(p).resolve() for p in sys.argv[3:]] or MODELS,
+        args.store.resolve(),
+        args.force_constants.resolve(),
+        [m.resolve() for m in args.models],
+        args.select,
     )
