@@ -1,35 +1,41 @@
 r"""A committee as a potential off its thermal ensemble: relaxations and hot MD.
 
-What a user's scripts do with ``atoms.calc = PhononGNNCalc(...)``, on the
-2×2×2 Ag3SBr cell, with the committee's own labeller (GFN2-xTB) as the
+What a user's scripts do with ``atoms.calc = PhononGNNCalc(...)``, on a
+2×2×2 cell (Ag3SBr by default), with the committee's own labeller
+(``--labeller``: GFN2-xTB by default, ``gpaw`` for a PBEsol committee) as the
 judge:
 
 1. **Relaxations.** From seeded 300 K phonon-informed snapshots (the shipped
-   renormalised force constants), ASE's BFGS to fmax 0.05 eV/Å at the fixed
-   cell, and BFGS on a ``FrechetCellFilter`` (positions and cell), at most
-   ``--max-steps`` steps each. Reported per run: converged, steps, the
-   closest contact at the end (target ≥ 2.2 Å), the volume change, and at
-   the end point the labeller's energy per atom against the model's (target
-   within 10 meV/atom) and the labeller's largest force (a minimum of the
-   model is one of the labeller's where that is small).
+   renormalised Ag3SBr force constants, or ``--force-constants``), ASE's
+   BFGS to fmax 0.05 eV/Å at the fixed cell, and BFGS on a
+   ``FrechetCellFilter`` (positions and cell), at most ``--max-steps`` steps
+   each. Reported per run: converged, steps, the closest contact at the end
+   (target ≥ 2.2 Å), the volume change, and at the end point the labeller's
+   energy per atom against the model's (target within 10 meV/atom) and the
+   labeller's largest force (a minimum of the model is one of the labeller's
+   where that is small).
 2. **Calibration along the trajectories.** Every ``--every``-th step of each
-   relaxation is labelled too: the committee's error in energy per atom
-   against its calibrated spread (RMSE over RMS spread; the fraction of
-   errors within two spreads; the rank correlation of |error| and spread).
-   A calibrated committee's spread rises where the model leaves its data.
+   relaxation is labelled too (``--every 0``: the end points only): the
+   committee's error in energy per atom against its calibrated spread (RMSE
+   over RMS spread; the fraction of errors within two spreads; the rank
+   correlation of |error| and spread). A calibrated committee's spread rises
+   where the model leaves its data.
 3. **MD.** ASE Langevin at ``--md-temperature`` (600 K) for ``--md-ps``
    (10 ps) at 1 fs from the ideal cell (friction 0.01/fs), checked every 10
    steps: finite positions, the closest contact, the committee's energy
    spread. The run stays physical when it ends with no contact below
    0.5 Å (:class:`~ase_phonongnn.sample.md.MDCollapseError`).
 
-The labeller is GFN2-xTB on the first rung of its retry ladder (the training
-data leave out what converged only on later rungs); a structure on which its
-SCF fails is recorded as such.
+GFN2-xTB labels on the first rung of its retry ladder (the training data
+leave out what converged only on later rungs); a structure on which the
+labeller's SCF fails is recorded as such.
 
     python benchmarks/bench_potential.py                      # shipped gfn2-xtb
     python benchmarks/bench_potential.py --model m1.safetensors m2.safetensors \
         --calibration calibration.json --name smooth
+    python benchmarks/bench_potential.py --model p0.safetensors p1.safetensors \
+        --labeller gpaw --force-constants Ag3SI_300K_params.yaml.xz --every 0 \
+        --snapshots 2 --name pbesol-Ag3SI
 
 Writes ``benchmarks/results/potential-<name>.json``.
 """
@@ -45,7 +51,7 @@ from typing import Any
 import numpy as np
 from _common import RESULTS, machine, write_json
 from ase import Atoms
-from ase.calculators.calculator import CalculationFailed
+from ase.calculators.calculator import BaseCalculator, CalculationFailed
 from ase.filters import FrechetCellFilter
 from ase.neighborlist import neighbor_list
 from ase.optimize import BFGS
@@ -55,12 +61,14 @@ from tqdm.auto import tqdm
 from ase_phonongnn import PhononGNNCalc
 from ase_phonongnn.data import force_constants_path
 from ase_phonongnn.errors import LabelError
-from ase_phonongnn.label import GFN2xTB
+from ase_phonongnn.label import resolve_calculator
 from ase_phonongnn.sample import PhononSampler
-from ase_phonongnn.sample.md import MDCollapseError, _check_physical, langevin
+from ase_phonongnn.sample.md import MDCollapseError, check_physical, langevin
 
 #: relaxations end at this largest force, eV/Å
 FMAX = 0.05
+#: options of the labellers: GFN2-xTB on the first rung of its SCF ladder
+LABELLER_OPTIONS = {"gfn2-xtb": {"retry": False}}
 
 
 def closest_contact(atoms: Atoms) -> float:
@@ -69,10 +77,10 @@ def closest_contact(atoms: Atoms) -> float:
     return float(distances.min())
 
 
-def label(atoms: Atoms) -> dict[str, float] | None:
+def label(atoms: Atoms, labeller: BaseCalculator) -> dict[str, float] | None:
     """Return the labeller's energy per atom and largest force, None on failure."""
     system = atoms.copy()
-    system.calc = GFN2xTB(retry=False)
+    system.calc = labeller
     try:
         energy = system.get_potential_energy() / len(system)
         forces = system.get_forces()
@@ -103,7 +111,8 @@ def relax(
     target = FrechetCellFilter(system) if cell else system
     optimiser = BFGS(target, logfile=None)
     frames: list[Atoms] = []
-    optimiser.attach(lambda: frames.append(system.copy()), interval=every)
+    if every:
+        optimiser.attach(lambda: frames.append(system.copy()), interval=every)
     start = time.perf_counter()
     try:
         converged = bool(optimiser.run(fmax=FMAX, steps=max_steps))
@@ -124,13 +133,15 @@ def relax(
     }
 
 
-def judged(run: dict[str, Any], calc: PhononGNNCalc) -> dict[str, Any]:
+def judged(
+    run: dict[str, Any], calc: PhononGNNCalc, labeller: BaseCalculator
+) -> dict[str, Any]:
     """Label a relaxation's frames; add the end point's and the frames' figures."""
     frames = run.pop("frames")
     points = []
     for frame in tqdm(frames, desc="labelling frames", unit="frame"):
         point = model_point(frame, calc)
-        truth = label(frame)
+        truth = label(frame, labeller)
         point["label"] = truth
         points.append(point)
     end = points[-1]
@@ -174,10 +185,13 @@ def calibration(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def md(
-    calc: PhononGNNCalc, temperature: float, picoseconds: float, seed: int
+    calc: PhononGNNCalc,
+    sampler: PhononSampler,
+    temperature: float,
+    picoseconds: float,
+    seed: int,
 ) -> dict[str, Any]:
     """Run Langevin MD from the ideal cell; return whether it stayed physical."""
-    sampler = PhononSampler.from_file(force_constants_path("Ag3SBr"))
     timestep = 1.0
     system, dynamics = langevin(
         sampler.supercell,
@@ -194,7 +208,7 @@ def md(
     try:
         for _ in range(steps // 10):
             dynamics.run(10)
-            _check_physical(system, temperature, dynamics.nsteps, timestep)
+            check_physical(system, temperature, dynamics.nsteps, timestep)
             closest = min(closest, closest_contact(system))
             spread = max(
                 spread, float(calc.get_property("energy_per_atom_std", system))
@@ -231,9 +245,20 @@ def main() -> None:
         help="JSON with the committee's spread_scale (a named model has its own)",
     )
     parser.add_argument("--name", default="gfn2-xtb")
+    parser.add_argument(
+        "--labeller", default="gfn2-xtb", help="gfn2-xtb | gpaw | MODULE:FACTORY"
+    )
+    parser.add_argument(
+        "--force-constants",
+        type=Path,
+        default=force_constants_path("Ag3SBr", 300),
+        help="phonopy params whose supercell and 300 K normal modes start the runs",
+    )
     parser.add_argument("--snapshots", type=int, default=3)
     parser.add_argument("--max-steps", type=int, default=500)
-    parser.add_argument("--every", type=int, default=25, help="label every k-th step")
+    parser.add_argument(
+        "--every", type=int, default=25, help="label every k-th step (0: the ends)"
+    )
     parser.add_argument("--md-temperature", type=float, default=600.0)
     parser.add_argument("--md-ps", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=0)
@@ -244,23 +269,27 @@ def main() -> None:
     if args.calibration is not None:
         scale = json.loads(args.calibration.read_text())["spread_scale"]
     calc = PhononGNNCalc(spec, device="cpu", compile_messages=True, spread_scale=scale)
-    sampler = PhononSampler.from_file(force_constants_path("Ag3SBr", 300))
+    factory, _ = resolve_calculator(args.labeller, LABELLER_OPTIONS.get(args.labeller))
+    sampler = PhononSampler.from_file(args.force_constants)
     snapshots = sampler.sample(
         300, args.snapshots, "normal-mode", imaginary="floor:0.5", seed=args.seed
     )
     runs = []
     for k, snapshot in enumerate(snapshots):
         for cell in (False, True):
-            run = judged(relax(snapshot, calc, cell, args.max_steps, args.every), calc)
+            run = relax(snapshot, calc, cell, args.max_steps, args.every)
+            run = judged(run, calc, factory())
             run["snapshot"] = k
             print(json.dumps({key: run[key] for key in run if key != "trajectory"}))
             runs.append(run)
     result = {
         "machine": machine(),
         "model": [str(m) for m in args.model],
+        "labeller": args.labeller,
+        "force_constants": str(args.force_constants),
         "relaxations": runs,
         "calibration_along_relaxations": calibration(runs),
-        "md": md(calc, args.md_temperature, args.md_ps, args.seed),
+        "md": md(calc, sampler, args.md_temperature, args.md_ps, args.seed),
     }
     print(json.dumps(result["calibration_along_relaxations"]))
     print(json.dumps(result["md"]))

@@ -268,14 +268,34 @@ def _check_spread(
         )
 
 
-def _check_physical(
+def check_physical(
     system: Atoms,
     temperature: float,
     step: int,
     timestep: float,
     cause: Exception | None = None,
 ) -> None:
-    """Raise :class:`MDCollapseError` (from ``cause``) where the run collapsed."""
+    """Raise :class:`MDCollapseError` (from ``cause``) where an MD run collapsed.
+
+    Parameters
+    ----------
+    system
+        The atoms of the run, at its current step.
+    temperature
+        K, for the message.
+    step
+        The step reached, for the message.
+    timestep
+        fs, for the message.
+    cause
+        The exception that stopped the run, if one did (chained).
+
+    Raises
+    ------
+    MDCollapseError
+        Where a position is not finite or two atoms are closer than
+        ``COLLAPSE_DISTANCE`` (0.5 Å).
+    """
     positions = system.get_positions(wrap=False)
     finite = bool(np.isfinite(positions).all())
     closest = float("nan")
@@ -365,12 +385,12 @@ def _run(
                 except Exception as err:
                     # a calculator that fails on non-finite positions: the run
                     # collapsed within the chunk
-                    _check_physical(
+                    check_physical(
                         system, temperature, dynamics.nsteps, config.timestep, err
                     )
                     raise
                 bar.update(int(chunk))
-                _check_physical(system, temperature, dynamics.nsteps, config.timestep)
+                check_physical(system, temperature, dynamics.nsteps, config.timestep)
                 if config.max_energy_spread is not None:
                     _check_spread(
                         system,

@@ -74,6 +74,16 @@ class PhononSampler:
     See Also
     --------
     PhononSampler.from_phonopy, PhononSampler.from_file
+    ase_phonongnn.sample.md_snapshots : the canonical ensemble by MD.
+
+    Notes
+    -----
+    Every method draws a Gaussian ensemble about the supercell's ideal
+    structure. Where that structure is a saddle of the potential (off-centre
+    minima, as in the Ag3S(Br,I) antiperovskites), the crystal's ensemble is
+    not Gaussian and the snapshots sit between its minima;
+    :func:`~ase_phonongnn.sample.md_snapshots` with a trained potential
+    samples the minima too.
 
     Examples
     --------
