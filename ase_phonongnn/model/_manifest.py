@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeGuard
@@ -95,6 +95,31 @@ def model_names(directory: Path = DATA_DIR) -> tuple[str, ...]:
     """
     manifest = read_manifest(directory)
     return tuple(sorted({*manifest["models"], *manifest["aliases"]}))
+
+
+def models_covering(
+    symbols: Collection[str], directory: Path = DATA_DIR
+) -> tuple[str, ...]:
+    """Return the shipped models whose training data hold all of ``symbols``.
+
+    Parameters
+    ----------
+    symbols
+        Chemical symbols, e.g. ``{"Ag", "S", "I"}``.
+    directory
+        Where the manifest is (the data directory).
+
+    Examples
+    --------
+    >>> from ase_phonongnn.model import models_covering
+    >>> "pbesol" in models_covering({"Ag", "S", "I"})
+    True
+    """
+    models = read_manifest(directory)["models"]
+    wanted = set(symbols)
+    return tuple(
+        sorted(n for n, e in models.items() if wanted <= set(e.get("elements", ())))
+    )
 
 
 def is_model_name(spec: object, directory: Path = DATA_DIR) -> TypeGuard[str | None]:

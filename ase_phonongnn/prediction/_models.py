@@ -31,7 +31,7 @@ from ase_phonongnn.model import (
     named_model,
 )
 from ase_phonongnn.model._io import resolve_dtype
-from ase_phonongnn.model._manifest import named_member
+from ase_phonongnn.model._manifest import models_covering, named_member
 from ase_phonongnn.prediction._errors import (
     DeviceUnavailableError,
     UnsupportedElementError,
@@ -383,11 +383,17 @@ class Committee:
         unknown = sorted(set(atoms.numbers.tolist()) - set(self.species))
         if unknown:
             owner = "this model's" if self.size == 1 else "the committee's common"
+            covering = models_covering({_symbol(z) for z in set(atoms.numbers)})
+            shipped = (
+                f" (shipped: {', '.join(repr(n) for n in covering)})"
+                if covering
+                else ""
+            )
             raise UnsupportedElementError(
                 f"element {', '.join(_symbol(z) for z in unknown)} of {where} "
                 f"({formula(atoms)}) is not in {owner} species "
                 f"({', '.join(_symbol(z) for z in self.species)}); use a model "
-                "trained on data that contain it"
+                f"trained on data that contain it{shipped}"
             )
 
     def evaluate(
