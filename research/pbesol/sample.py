@@ -16,6 +16,10 @@ Sets (2×2×2 cells, 40 atoms):
   lattice parameter with the fractional displacements kept.
 - ``random-Ag3SI``, ``random-Ag3SBr``, ``random-mixed``: the paper's eq. 2,
   a = 0.1 … 0.8 Å.
+- ``phonon-Ag3SI``: normal modes (quantum statistics) of the Ag3SI force
+  constants renormalised at 100 … 600 K through the family committee
+  (``force-constants/Ag3SI_<T>K_model_al2``), soft modes floored at 0.5 THz
+  where some stay unstable (100 and 200 K).
 - ``off-ensemble``: for the potential, about the ideal cells of the family
   (Ag3SBr, Ag3SI and x = 1/8 … 7/8 at their Vegard lattice parameters, random
   occupation): small displacements (0.005–0.05 Å), isotropic strains of ±3 %
@@ -45,6 +49,8 @@ from ase_phonongnn.sample import (
 from ase_phonongnn.structures import solid_solution, substitute_iodine
 
 SAMPLES = Path(__file__).with_name("samples")
+FORCE_CONSTANTS = Path(__file__).with_name("force-constants")
+PHONON_TEMPERATURES = (100.0, 200.0, 300.0, 400.0, 500.0, 600.0)
 TEMPERATURES = (300.0, 400.0, 500.0, 600.0)
 AMPLITUDES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 IODINE_SITES = tuple(range(1, 8))  # of 8 halogen sites: x = 7/8 ... 1/8
@@ -98,6 +104,21 @@ def _random(n_iodine: Callable[[int], int]) -> Callable[[int], list[Atoms]]:
     return make
 
 
+def phonon_ag3si(part: int) -> list[Atoms]:
+    """Part ``part`` of the ``phonon-Ag3SI`` set."""
+    frames = []
+    temperatures = itertools.islice(
+        itertools.cycle(PHONON_TEMPERATURES), PART * part, None
+    )
+    for i, t in zip(range(PART), temperatures, strict=False):
+        path = FORCE_CONSTANTS / f"Ag3SI_{t:.0f}K_model_al2_params.yaml.xz"
+        sampler = PhononSampler.from_file(path)
+        frames += sampler.sample(
+            t, 1, "normal-mode", imaginary="floor:0.5", seed=5000 * part + i
+        )
+    return frames
+
+
 def off_ensemble(part: int) -> list[Atoms]:
     """Part ``part`` of the ``off-ensemble`` set."""
     fractions = (1.0, 0.0, *(k / 8 for k in range(1, 8)))
@@ -121,6 +142,7 @@ SETS: dict[str, Callable[[int], list[Atoms]]] = {
     "random-Ag3SBr": _random(lambda i: 0),
     "random-mixed": _random(lambda i: IODINE_SITES[i % len(IODINE_SITES)]),
     "off-ensemble": off_ensemble,
+    "phonon-Ag3SI": phonon_ag3si,
 }
 
 
