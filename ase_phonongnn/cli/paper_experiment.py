@@ -54,6 +54,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="random store; default %(default)s",
     )
     data.add_argument(
+        "--md",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="MD snapshots (phonongnn sample --method md), the paper's third "
+        "kind: trained and tested on like the other two (default: none)",
+    )
+    data.add_argument(
         "--out",
         type=Path,
         default=DEFAULT_OUT,
@@ -120,9 +128,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     run.add_argument(
         "--table-data",
-        choices=("phonon", "random", "combined"),
+        choices=("phonon", "random", "md", "combined"),
         default="combined",
-        help="training data of Table 1",
+        help="training data of Table 1 (md needs --md)",
     )
     run.add_argument(
         "--table-size",
@@ -195,6 +203,7 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
         return ExperimentConfig(
             phonon=resolve_dataset(args.phonon),
             random=resolve_dataset(args.random),
+            md=None if args.md is None else resolve_dataset(args.md),
             out=args.out,
             target=args.target,
             table_targets=tuple(args.table_targets),

@@ -4,14 +4,16 @@ Benítez et al. claim that GNNs trained on phonon-informed thermal snapshots
 predict the band gap better, with fewer structures, than GNNs trained on
 randomly displaced snapshots. :func:`run_experiment` checks the claim on two
 labelled datasets (by default the shipped ``phonon-Ag3SBr`` and
-``random-Ag3SBr`` stores), with the settings of an :class:`ExperimentConfig`:
+``random-Ag3SBr`` stores), and on a third kind, MD snapshots, where one is
+given (``ExperimentConfig(md=...)``), with the settings of an
+:class:`ExperimentConfig`:
 
 1. learning curves (Fig. 4): for every training size and seed, a model is
-   trained on phonon-informed and one on random structures (training sets
-   nested across sizes, validation 15:70 of the training size for early
-   stopping), each scored on the fixed held-out test set of its own kind, of
-   the other kind and of both (``combined``);
-2. a Table-1 analog: one model per target trained on one kind or both, with
+   trained on phonon-informed and one on random structures (and one on MD
+   snapshots; training sets nested across sizes, validation 15:70 of the
+   training size for early stopping), each scored on the fixed held-out test
+   set of every kind and of all together (``combined``);
+2. a Table-1 analog: one model per target trained on one kind or all, with
    MAE, RMSE and R² on its training, validation and test sets.
 
 Every finished run is written to ``results.json`` in the output directory at
@@ -22,12 +24,21 @@ the command line.
 
 from __future__ import annotations
 
-from ase_phonongnn.experiment._config import KINDS, QUICK, TEST_KINDS, ExperimentConfig
+from ase_phonongnn.experiment._config import (
+    ALL_KINDS,
+    KINDS,
+    MD_KIND,
+    QUICK,
+    TEST_KINDS,
+    ExperimentConfig,
+)
 from ase_phonongnn.experiment._experiment import run_experiment
 from ase_phonongnn.experiment._results import ResultsFile
 
 __all__ = [
+    "ALL_KINDS",
     "KINDS",
+    "MD_KIND",
     "QUICK",
     "TEST_KINDS",
     "ExperimentConfig",

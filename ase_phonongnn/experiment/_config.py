@@ -15,9 +15,14 @@ from ase_phonongnn.train import TrainConfig
 
 #: The two kinds of training data compared by the paper.
 KINDS: Final = ("phonon", "random")
+#: The paper's third kind, snapshots of MD, compared when a dataset is given.
+MD_KIND: Final = "md"
+#: Every kind, in the order of layouts, tables and figures.
+ALL_KINDS: Final = (*KINDS, MD_KIND)
 #: Position of each target in tables and figures: the usual order.
 TARGET_ORDER: Final = {target: k for k, target in enumerate(keys.TARGETS)}
-#: The test sets every learning-curve model is scored on.
+#: The test sets every learning-curve model is scored on (with the paper's two
+#: kinds; :attr:`ExperimentConfig.test_kinds` adds ``md`` where it is given).
 TEST_KINDS: Final = (*KINDS, "combined")
 
 #: Hyperparameters of the paper's GraphConv models. The reference scripts of
@@ -44,7 +49,7 @@ QUICK: Final[dict[str, Any]] = {
     "table_size": 50,
 }
 
-TableData = Literal["phonon", "random", "combined"]
+TableData = Literal["phonon", "random", "md", "combined"]
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ class ExperimentConfig:
     validation_fraction
         Validation size relative to the training size (70:15 as the paper).
     table_data
-        Training data of the Table-1 models: one kind or both.
+        Training data of the Table-1 models: one kind or all (``combined``).
     table_size
         Largest training set of the Table-1 models (None: all the data
         outside the test sets that fits with its validation set).
@@ -97,6 +102,10 @@ class ExperimentConfig:
         Leave out structures whose SCF converged only on a damped rung of the
         labeller's retry ladder (another SCF solution on GFN2-xTB Ag3SBr:
         :func:`ase_phonongnn.train.load_structures`), as the shipped models do.
+    md
+        A dataset of MD snapshots (``phonongnn sample --method md``), the
+        paper's third kind: trained on and tested on like the other two, with
+        its own fixed test set (None: the paper's two kinds only).
     """
 
     phonon: Path
@@ -119,13 +128,16 @@ class ExperimentConfig:
     test_seed: int = 0
     device: str = "cpu"
     skip_retried: bool = True
+    md: Path | None = None
 
     def __post_init__(self) -> None:
         for name in ("phonon", "random", "out"):
             object.__setattr__(self, name, Path(getattr(self, name)))
+        if self.md is not None:
+            object.__setattr__(self, "md", Path(self.md))
         one_of: tuple[tuple[str, tuple[str, ...]], ...] = (
             ("target", keys.TARGETS),
-            ("table_data", (*KINDS, "combined")),
+            ("table_data", (*self.kinds, "combined")),
         )
         for name, choices in one_of:
             if getattr(self, name) not in choices:
@@ -167,6 +179,22 @@ class ExperimentConfig:
         if self.learning_rate is not None:
             check_number(self.learning_rate, "learning_rate", positive=True)
 
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds of data compared: the paper's two, and ``md`` if given."""
+        return KINDS if self.md is None else (*KINDS, MD_KIND)
+
+    @property
+    def test_kinds(self) -> tuple[str, ...]:
+        """The test sets of every learning-curve model: each kind's, combined."""
+        return (*self.kinds, "combined")
+
+    def dataset(self, kind: str) -> Path:
+        """Return the path of the dataset of ``kind`` (one of :attr:`kinds`)."""
+        path = getattr(self, kind)
+        assert kind in self.kinds and path is not None, f"no {kind} dataset"
+        return Path(path)
+
     def n_validation(self, size: int) -> int:
         """Return the validation size that goes with ``size`` training structures."""
         return max(1, math.ceil(self.validation_fraction * size))
@@ -194,7 +222,11 @@ class ExperimentConfig:
 
         A results file made with another setup cannot be resumed.
         """
+        # the kinds only when MD is among them, so that results of the paper's
+        # two kinds made before the third existed keep resuming
+        kinds = {} if self.md is None else {"kinds": list(self.kinds)}
         return {
+            **kinds,
             "target": self.target,
             "n_test": self.n_test,
             "validation_fraction": self.validation_fraction,

@@ -1,4 +1,4 @@
-"""The two datasets, their fixed test sets, training pools and splits."""
+"""The datasets of each kind, their fixed test sets, training pools and splits."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ase import Atoms
 
 from ase_phonongnn import keys
 from ase_phonongnn.errors import UserInputError
-from ase_phonongnn.experiment._config import KINDS, ExperimentConfig
+from ase_phonongnn.experiment._config import ExperimentConfig
 from ase_phonongnn.train import (
     Split,
     dataset_digest,
@@ -42,7 +42,7 @@ class Dataset:
     Attributes
     ----------
     kind
-        ``"phonon"`` or ``"random"``.
+        ``"phonon"``, ``"random"`` or ``"md"``.
     path
         The file read.
     structures
@@ -179,14 +179,15 @@ def _has_label(atoms: Atoms, target: str) -> bool:
 
 @dataclass(frozen=True)
 class Layout:
-    """Both kinds in one list, with fixed test sets and training pools.
+    """All kinds in one list, with fixed test sets and training pools.
 
     Attributes
     ----------
     structures
-        The phonon-informed structures, then the random ones.
+        The phonon-informed structures, then the random ones (then the MD
+        ones).
     datasets
-        The two :class:`Dataset` by kind.
+        The :class:`Dataset` of each kind, in that order.
     test
         Indices (into ``structures``) of the fixed held-out test set per kind;
         never trained or validated on.
@@ -203,9 +204,14 @@ class Layout:
     pools: Mapping[str, tuple[int, ...]]
     rows: tuple[int, ...]
 
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds laid out, in order."""
+        return tuple(self.datasets)
+
     def combined_test(self) -> tuple[int, ...]:
-        """Return the test sets of both kinds together."""
-        return tuple(i for kind in KINDS for i in self.test[kind])
+        """Return the test sets of all kinds together."""
+        return tuple(i for kind in self.kinds for i in self.test[kind])
 
     def pool_order(self, kind: str, seed: int) -> list[int]:
         """Return the pool of ``kind`` shuffled by ``seed`` (prefix: training set)."""
@@ -239,7 +245,7 @@ class Layout:
                     for seed in seeds
                 },
             }
-            for kind in KINDS
+            for kind in self.kinds
         }
 
 
@@ -255,7 +261,7 @@ def build_layout(datasets: Mapping[str, Dataset], config: ExperimentConfig) -> L
     structures: list[Atoms] = []
     test: dict[str, tuple[int, ...]] = {}
     pools: dict[str, tuple[int, ...]] = {}
-    for kind in KINDS:
+    for kind in datasets:
         start, n = len(structures), len(datasets[kind].structures)
         if n < config.n_test + 2:
             raise UserInputError(
@@ -267,7 +273,7 @@ def build_layout(datasets: Mapping[str, Dataset], config: ExperimentConfig) -> L
         test[kind] = tuple(int(i) for i in order[: config.n_test])
         pools[kind] = tuple(sorted(int(i) for i in order[config.n_test :]))
         structures += datasets[kind].structures
-    rows = tuple(r for kind in KINDS for r in datasets[kind].rows)
+    rows = tuple(r for kind in datasets for r in datasets[kind].rows)
     return Layout(structures, dict(datasets), test, pools, rows)
 
 
@@ -280,12 +286,12 @@ def largest_size(pool_size: int, config: ExperimentConfig) -> int:
 
 
 def clip_sizes(layout: Layout, config: ExperimentConfig) -> tuple[list[int], str]:
-    """Return the sizes that fit both kinds, and a message when some were clipped.
+    """Return the sizes that fit every kind, and a message when some were clipped.
 
-    A size too large for the smaller pool is replaced by the largest size that
-    fits, so that both kinds are compared at the same sizes.
+    A size too large for the smallest pool is replaced by the largest size that
+    fits, so that the kinds are compared at the same sizes.
     """
-    pool = min(len(layout.pools[kind]) for kind in KINDS)
+    pool = min(len(layout.pools[kind]) for kind in layout.kinds)
     top = largest_size(pool, config)
     if top < 1:
         raise UserInputError(
@@ -297,7 +303,7 @@ def clip_sizes(layout: Layout, config: ExperimentConfig) -> tuple[list[int], str
     if not too_large:
         return sizes, ""
     message = (
-        f"sizes {', '.join(map(str, too_large))} do not fit the data: the smaller "
+        f"sizes {', '.join(map(str, too_large))} do not fit the data: the smallest "
         f"pool has {pool:,} structures outside its test set of {config.n_test}, and "
         f"s training structures need s + ceil({config.validation_fraction:.3g} s) "
         f"of them; the largest size is {top:,}. Label more snapshots, or lower "

@@ -11,16 +11,17 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ase_phonongnn import keys
-from ase_phonongnn.experiment._config import KINDS, TARGET_ORDER, TEST_KINDS
-from ase_phonongnn.experiment._report import curve_stats
+from ase_phonongnn.experiment._config import TARGET_ORDER
+from ase_phonongnn.experiment._report import curve_stats, recorded_kinds
 from ase_phonongnn.train import plot_parity
 
-_COLOURS = {"phonon": "tab:blue", "random": "tab:orange"}
+_COLOURS = {"phonon": "tab:blue", "random": "tab:orange", "md": "tab:green"}
 _STYLES = ("-", "--", ":", "-.")
 _MARKERS = ("o", "s", "^", "D")
 _TITLES = {
     "phonon": "phonon-informed test set",
     "random": "random test set",
+    "md": "MD test set",
     "combined": "combined test set",
 }
 
@@ -33,18 +34,21 @@ def plot_curves(
 ) -> Path:
     """Write test MAE and R² against training size, mean ± std over seeds.
 
-    One column per test set (phonon-informed, random, combined), rows MAE and
-    R²; colour: training data, line style: model; log-scaled size axis.
+    One column per test set (phonon-informed, random, MD where recorded,
+    combined), rows MAE and R²; colour: training data, line style: model;
+    log-scaled size axis.
     """
-    figure = Figure(figsize=(13.0, 7.0), layout="constrained")
-    axes = figure.subplots(2, len(TEST_KINDS), sharex=True, squeeze=False)
+    kinds = recorded_kinds(records)
+    test_kinds = (*kinds, "combined")
+    figure = Figure(figsize=(4.3 * len(test_kinds), 7.0), layout="constrained")
+    axes = figure.subplots(2, len(test_kinds), sharex=True, squeeze=False)
     unit = keys.UNITS.get(target, "")
     ticks = sorted({int(r["size"]) for r in records})
-    for column, test_kind in enumerate(TEST_KINDS):
+    for column, test_kind in enumerate(test_kinds):
         for row, metric in enumerate(("mae", "r2")):
             axis = axes[row, column]
             for m, model in enumerate(models):
-                for train_kind in KINDS:
+                for train_kind in kinds:
                     stats = curve_stats(
                         records, model, train_kind, test_kind, target, metric
                     )
@@ -76,7 +80,10 @@ def plot_curves(
                 axis.set_xlabel("training structures")
                 axis.set_ylabel("test R²")
     axes[0, 0].legend(fontsize="small")
-    figure.suptitle(f"{target}: phonon-informed against random training data")
+    against = " against ".join(
+        {"phonon": "phonon-informed", "random": "random", "md": "MD"}[k] for k in kinds
+    )
+    figure.suptitle(f"{target}: {against} training data")
     FigureCanvasAgg(figure)
     figure.savefig(path, dpi=120, format="png")
     return path

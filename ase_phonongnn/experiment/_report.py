@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ase_phonongnn import keys
-from ase_phonongnn.experiment._config import KINDS, TARGET_ORDER, TEST_KINDS
+from ase_phonongnn.experiment._config import ALL_KINDS, KINDS, TARGET_ORDER
 from ase_phonongnn.train import LearningCurve
 
 Stats = dict[int, tuple[float, float]]
@@ -38,6 +38,12 @@ def curve_stats(
         warnings.simplefilter("ignore", RuntimeWarning)
         stats: Stats = LearningCurve(selected, (), (target,)).summary(metric)[target]
     return stats
+
+
+def recorded_kinds(records: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """Return the kinds of training data the learning-curve records hold, in order."""
+    found = {record["train_kind"] for record in records}
+    return tuple(kind for kind in ALL_KINDS if kind in found)
 
 
 def _floats(metrics: Mapping[str, Any]) -> dict[str, float]:
@@ -121,8 +127,8 @@ def curve_lines(
     """MAE and R² (mean ± std) at every size, per model, train kind and test set."""
     lines = [f"learning curves, {target} ({keys.UNITS.get(target, '')})"]
     for model in models:
-        for train_kind in KINDS:
-            for test_kind in TEST_KINDS:
+        for train_kind in recorded_kinds(records):
+            for test_kind in (*recorded_kinds(records), "combined"):
                 mae, r2 = (
                     curve_stats(records, model, train_kind, test_kind, target, metric)
                     for metric in ("mae", "r2")
@@ -152,7 +158,7 @@ def table_lines(records: Sequence[Mapping[str, Any]]) -> list[str]:
         # the combined test set, then each kind's part of it where recorded
         splits = ["train", "validation", "test"]
         splits += [
-            f"test_{kind}" for kind in KINDS if f"test_{kind}" in record["metrics"]
+            f"test_{kind}" for kind in ALL_KINDS if f"test_{kind}" in record["metrics"]
         ]
         for split in splits:
             m = _floats(record["metrics"][split])

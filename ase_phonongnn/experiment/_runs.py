@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from torch_geometric.data import Data
 
-from ase_phonongnn.experiment._config import KINDS, ExperimentConfig
+from ase_phonongnn.experiment._config import ExperimentConfig
 from ase_phonongnn.experiment._data import Layout, largest_size
 from ase_phonongnn.model import GraphModel
 from ase_phonongnn.train import Split, predict_graphs, regression_metrics, train
@@ -53,9 +53,9 @@ def score(
 
 
 def curve_test_sets(layout: Layout) -> dict[str, tuple[int, ...]]:
-    """Return the fixed test set of each kind, and both together (``combined``)."""
+    """Return the fixed test set of each kind, and all together (``combined``)."""
     return {
-        **{kind: layout.test[kind] for kind in KINDS},
+        **{kind: layout.test[kind] for kind in layout.kinds},
         "combined": layout.combined_test(),
     }
 
@@ -77,7 +77,7 @@ def curve_run(
     dict
         ``train_kind``, ``model``, ``size``, ``seed``, ``n_validation``,
         ``best_epoch``, ``epochs``, ``seconds`` and ``metrics``: per set
-        (``train``, ``validation``, ``phonon``, ``random``, ``combined``) the
+        (``train``, ``validation``, each kind, ``combined``) the
         MAE, RMSE, R² and n of the target.
     """
     n_validation = config.n_validation(size)
@@ -109,7 +109,7 @@ def curve_run(
 
 def table_kinds(config: ExperimentConfig) -> tuple[str, ...]:
     """Return the kinds the Table-1 models train and test on."""
-    return KINDS if config.table_data == "combined" else (config.table_data,)
+    return config.kinds if config.table_data == "combined" else (config.table_data,)
 
 
 def table_split(layout: Layout, config: ExperimentConfig) -> Split:

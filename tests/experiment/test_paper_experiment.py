@@ -170,6 +170,45 @@ def test_table_has_the_labelled_targets_and_figures_are_written(experiment):
     assert set(results["verdict"]) == {"paper-5", "ours"}
 
 
+def test_md_snapshots_are_the_third_kind_with_their_own_test_set(
+    script, stores, cu_sampler, tmp_path, capsys
+):
+    # EMT Langevin MD of the same Cu cell at the phonon store's temperatures,
+    # labelled like the other kinds
+    from ase.calculators.emt import EMT
+
+    from ase_phonongnn.sample import MDSamplingConfig, md_snapshots
+
+    config = MDSamplingConfig(timestep=5.0, equilibration=100, pilot=100, interval=20)
+    frames = md_snapshots(
+        cu_sampler.supercell, EMT(), (100.0, 400.0, 900.0), 10, config, seed=3
+    )
+    md_store = tmp_path / "md.h5"
+    assert label_snapshots(frames, "emt", md_store, progress=False).done == 30
+    out = tmp_path / "three"
+    argv = ["--phonon", str(stores["phonon"]), "--random", str(stores["random"])]
+    argv += ["--md", str(md_store), "--out", str(out), *OPTIONS]
+    argv += ["--models", "paper-5", "--sizes", "8", "--seeds", "0", "--no-table"]
+    assert script.main(argv) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["setup"]["kinds"] == ["phonon", "random", "md"]
+    assert {r["train_kind"] for r in results["curves"]} == {"phonon", "random", "md"}
+    md_test = set(results["splits"]["md"]["test_rows"])
+    assert len(md_test) == 8
+    assert not md_test & set(results["splits"]["md"]["pool_order_rows"]["0"])
+    for record in results["curves"]:
+        for test_kind in ("phonon", "random", "md"):
+            assert record["metrics"][test_kind]["n"] == 8
+        assert record["metrics"]["combined"]["n"] == 24
+    assert (out / "learning_curves.png").read_bytes().startswith(PNG)
+    # the paper's two kinds alone cannot resume into a three-kind results file
+    two = ["--phonon", str(stores["phonon"]), "--random", str(stores["random"])]
+    two += ["--out", str(out), *OPTIONS, "--models", "paper-5", "--no-table"]
+    capsys.readouterr()
+    assert script.main(two) != 0
+    assert "differ: data, kinds" in capsys.readouterr().err
+
+
 def test_a_second_run_resumes_without_training(script, experiment, capsys):
     before = (experiment["out"] / "results.json").read_text()
     assert script.main(experiment["argv"]) == 0
