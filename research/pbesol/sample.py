@@ -16,6 +16,8 @@ Sets (2×2×2 cells, 40 atoms):
   lattice parameter with the fractional displacements kept.
 - ``random-Ag3SI``, ``random-Ag3SBr``, ``random-mixed``: the paper's eq. 2,
   a = 0.1 … 0.8 Å.
+- ``off-ensemble-relaxed``: the same kinds about the family committee's
+  relaxed low-symmetry structures (``relaxed_references.py``).
 - ``phonon-Ag3SI``: normal modes (quantum statistics) of the Ag3SI force
   constants renormalised at 100 … 600 K through the family committee
   (``force-constants/Ag3SI_<T>K_model_al2``), soft modes floored at 0.5 THz
@@ -38,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
-from ase.io import write
+from ase.io import read, write
 
 from ase_phonongnn.data import force_constants_path
 from ase_phonongnn.sample import (
@@ -104,6 +106,24 @@ def _random(n_iodine: Callable[[int], int]) -> Callable[[int], list[Atoms]]:
     return make
 
 
+def off_ensemble_relaxed(part: int) -> list[Atoms]:
+    """Part ``part`` of the ``off-ensemble-relaxed`` set."""
+    references: list[Atoms] = list(read(SAMPLES / "relaxed-references.extxyz", ":"))
+    pairs = itertools.cycle(
+        itertools.product(OFF_ENSEMBLE_KINDS, range(len(references)))
+    )
+    frames = []
+    for i, (kind, k) in zip(
+        range(PART), itertools.islice(pairs, PART * part, None), strict=False
+    ):
+        (atoms,) = off_ensemble_snapshots(
+            references[k], 1, (kind,), seed=7000 * part + i
+        )
+        atoms.info["off_ensemble_reference"] = k
+        frames.append(atoms)
+    return frames
+
+
 def phonon_ag3si(part: int) -> list[Atoms]:
     """Part ``part`` of the ``phonon-Ag3SI`` set."""
     frames = []
@@ -143,6 +163,7 @@ SETS: dict[str, Callable[[int], list[Atoms]]] = {
     "random-mixed": _random(lambda i: IODINE_SITES[i % len(IODINE_SITES)]),
     "off-ensemble": off_ensemble,
     "phonon-Ag3SI": phonon_ag3si,
+    "off-ensemble-relaxed": off_ensemble_relaxed,
 }
 
 
