@@ -26,6 +26,7 @@ from ase.optimize import BFGS
 
 from ase_phonongnn import PhononGNNCalc
 from ase_phonongnn.data import force_constants_path
+from ase_phonongnn.model import named_model
 from ase_phonongnn.sample import PhononSampler
 from ase_phonongnn.structures import substitute_iodine
 
@@ -65,7 +66,7 @@ def main() -> None:
         relaxed.info.update(
             {
                 "reference": k,
-                "relaxed_with": "model:pbesol",
+                "relaxed_with": ",".join(m.name for m in named_model("pbesol").members),
                 "fmax": FMAX,
                 "converged": converged,
                 "steps": int(optimiser.nsteps),
