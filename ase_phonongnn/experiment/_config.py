@@ -21,8 +21,8 @@ MD_KIND: Final = "md"
 ALL_KINDS: Final = (*KINDS, MD_KIND)
 #: Position of each target in tables and figures: the usual order.
 TARGET_ORDER: Final = {target: k for k, target in enumerate(keys.TARGETS)}
-#: The test sets every learning-curve model is scored on (with the paper's two
-#: kinds; :attr:`ExperimentConfig.test_kinds` adds ``md`` where it is given).
+#: The test sets every learning-curve model is scored on with the paper's two
+#: kinds (an MD dataset adds its own).
 TEST_KINDS: Final = (*KINDS, "combined")
 
 #: Hyperparameters of the paper's GraphConv models. The reference scripts of
@@ -183,11 +183,6 @@ class ExperimentConfig:
     def kinds(self) -> tuple[str, ...]:
         """The kinds of data compared: the paper's two, and ``md`` if given."""
         return KINDS if self.md is None else (*KINDS, MD_KIND)
-
-    @property
-    def test_kinds(self) -> tuple[str, ...]:
-        """The test sets of every learning-curve model: each kind's, combined."""
-        return (*self.kinds, "combined")
 
     def dataset(self, kind: str) -> Path:
         """Return the path of the dataset of ``kind`` (one of :attr:`kinds`)."""
