@@ -18,12 +18,9 @@ from ase_phonongnn.train import plot_parity
 _COLOURS = {"phonon": "tab:blue", "random": "tab:orange", "md": "tab:green"}
 _STYLES = ("-", "--", ":", "-.")
 _MARKERS = ("o", "s", "^", "D")
-_TITLES = {
-    "phonon": "phonon-informed test set",
-    "random": "random test set",
-    "md": "MD test set",
-    "combined": "combined test set",
-}
+_NAMES = {"phonon": "phonon-informed", "random": "random", "md": "MD"}
+_TITLES = {kind: f"{name} test set" for kind, name in _NAMES.items()}
+_TITLES["combined"] = "combined test set"
 
 
 def plot_curves(
@@ -80,9 +77,7 @@ def plot_curves(
                 axis.set_xlabel("training structures")
                 axis.set_ylabel("test R²")
     axes[0, 0].legend(fontsize="small")
-    against = " against ".join(
-        {"phonon": "phonon-informed", "random": "random", "md": "MD"}[k] for k in kinds
-    )
+    against = " against ".join(_NAMES[k] for k in kinds)
     figure.suptitle(f"{target}: {against} training data")
     FigureCanvasAgg(figure)
     figure.savefig(path, dpi=120, format="png")

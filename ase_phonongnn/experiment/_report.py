@@ -126,9 +126,10 @@ def curve_lines(
 ) -> list[str]:
     """MAE and R² (mean ± std) at every size, per model, train kind and test set."""
     lines = [f"learning curves, {target} ({keys.UNITS.get(target, '')})"]
+    kinds = recorded_kinds(records)
     for model in models:
-        for train_kind in recorded_kinds(records):
-            for test_kind in (*recorded_kinds(records), "combined"):
+        for train_kind in kinds:
+            for test_kind in (*kinds, "combined"):
                 mae, r2 = (
                     curve_stats(records, model, train_kind, test_kind, target, metric)
                     for metric in ("mae", "r2")

@@ -28,10 +28,11 @@ from ase_phonongnn.model import (
     PotentialGNN,
     is_model_name,
     load_model,
+    models_covering,
     named_model,
 )
 from ase_phonongnn.model._io import resolve_dtype
-from ase_phonongnn.model._manifest import models_covering, named_member
+from ase_phonongnn.model._manifest import named_member
 from ase_phonongnn.prediction._errors import (
     DeviceUnavailableError,
     UnsupportedElementError,

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import phonopy
 from ase import Atoms
+from ase.geometry import find_mic
 
 from ase_phonongnn import keys
 from ase_phonongnn.data import dataset_path
@@ -42,9 +43,9 @@ def force_constants(material: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
 
 def displacements(atoms: Atoms, sites: np.ndarray) -> np.ndarray:
     """Cartesian displacements from the ideal sites, minimum image."""
-    frac = atoms.cell.scaled_positions(atoms.positions) - sites
-    frac -= np.round(frac)
-    return np.asarray(frac @ atoms.cell.array)
+    ideal = atoms.cell.cartesian_positions(sites)
+    vectors, _ = find_mic(atoms.positions - ideal, atoms.cell)
+    return np.asarray(vectors)
 
 
 def scores(predicted: np.ndarray, reference: np.ndarray) -> dict[str, float]:
