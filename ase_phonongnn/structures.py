@@ -6,10 +6,12 @@ the Ag6 octahedron (½,½,½), Ag at the face centres, the halogen at the corner
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 import numpy as np
 from ase import Atoms
+from ase.data import atomic_masses
 
 #: Atomic numbers of the halogen sites.
 BROMINE: Final = 35
@@ -30,6 +32,37 @@ def vegard_lattice_parameter(bromine_fraction: float) -> float:
         raise ValueError(f"bromine_fraction must be in [0, 1] (got {bromine_fraction})")
     x = float(bromine_fraction)
     return x * LATTICE_PARAMETERS["Br"] + (1.0 - x) * LATTICE_PARAMETERS["I"]
+
+
+_SOLID_SOLUTION: Final = re.compile(r"Ag3SBr(\d*\.?\d+)I(\d*\.?\d+)")
+
+
+def bromine_fraction(material: str) -> float:
+    """Return the bromine fraction x of a family member named by its formula.
+
+    Parameters
+    ----------
+    material
+        "Ag3SBr", "Ag3SI" or a solid solution "Ag3SBr<x>I<1-x>", e.g.
+        "Ag3SBr0.25I0.75".
+
+    Examples
+    --------
+    >>> bromine_fraction("Ag3SBr0.25I0.75")
+    0.25
+    """
+    end_members = {"Ag3SBr": 1.0, "Ag3SI": 0.0}
+    if material in end_members:
+        return end_members[material]
+    match = _SOLID_SOLUTION.fullmatch(material)
+    if match is not None:
+        x, y = (float(v) for v in match.groups())
+        if x <= 1.0 and abs(x + y - 1.0) < 1e-9:
+            return x
+    raise ValueError(
+        "material must be Ag3SBr, Ag3SI or Ag3SBr<x>I<1-x> with 0 <= x <= 1, "
+        f"e.g. Ag3SBr0.5I0.5 (got {material!r})"
+    )
 
 
 def antiperovskite(halogen: str = "Br", a: float | None = None) -> Atoms:
@@ -117,7 +150,8 @@ def substitute_iodine(
     Returns
     -------
     Atoms
-        The new structure, with ``info["bromine_fraction"]`` set.
+        The new structure, with ``info["bromine_fraction"]`` set; the new
+        I sites carry iodine's mass where ``atoms`` has explicit masses.
     """
     bromine = np.flatnonzero(atoms.numbers == BROMINE)
     n_halogen = bromine.size + int(np.count_nonzero(atoms.numbers == IODINE))
@@ -131,8 +165,13 @@ def substitute_iodine(
     rng = np.random.default_rng() if rng is None else rng
     new: Atoms = atoms.copy()
     numbers = new.numbers.copy()
-    numbers[rng.permutation(bromine)[:n_iodine]] = IODINE
+    sites = rng.permutation(bromine)[:n_iodine]
+    numbers[sites] = IODINE
     new.numbers = numbers
+    if "masses" in new.arrays:  # explicit masses (e.g. phonopy's) do not follow Z
+        masses = new.get_masses()
+        masses[sites] = atomic_masses[IODINE]
+        new.set_masses(masses)
     old_x = bromine.size / n_halogen
     new_x = (bromine.size - n_iodine) / n_halogen
     scale = vegard_lattice_parameter(new_x) / vegard_lattice_parameter(old_x)

@@ -10,6 +10,7 @@ from ase_phonongnn.structures import (
     IODINE,
     LATTICE_PARAMETERS,
     antiperovskite,
+    bromine_fraction,
     solid_solution,
     substitute_iodine,
     vegard_lattice_parameter,
@@ -64,3 +65,28 @@ def test_substitute_iodine_rejects_bad_counts() -> None:
         substitute_iodine(crystal, 9)
     with pytest.raises(ValueError, match="no halogen"):
         substitute_iodine(crystal[crystal.numbers != BROMINE], 0)
+
+
+def test_new_iodine_sites_weigh_as_iodine_where_masses_are_explicit() -> None:
+    # phonopy's supercells carry explicit masses; a substituted site must
+    # not keep bromine's, or its phonons and MD would be those of Br
+    crystal = antiperovskite("Br").repeat((2, 2, 2))
+    crystal.set_masses(crystal.get_masses())
+    mixed = substitute_iodine(crystal, 3, np.random.default_rng(0))
+    masses = mixed.get_masses()
+    np.testing.assert_allclose(masses[mixed.numbers == IODINE], 126.90447)
+    np.testing.assert_allclose(masses[mixed.numbers == BROMINE], 79.904)
+
+
+@pytest.mark.parametrize(
+    ("name", "x"),
+    [("Ag3SBr", 1.0), ("Ag3SI", 0.0), ("Ag3SBr0.5I0.5", 0.5), ("Ag3SBr.25I.75", 0.25)],
+)
+def test_bromine_fraction_of_a_name(name: str, x: float) -> None:
+    assert bromine_fraction(name) == x
+
+
+@pytest.mark.parametrize("name", ["Ag3SBr0.3I0.3", "Ag3SBrI", "Ag3SBr1.5I-0.5", "NaCl"])
+def test_bromine_fraction_rejects_what_is_not_the_family(name: str) -> None:
+    with pytest.raises(ValueError, match="material must be Ag3SBr, Ag3SI or"):
+        bromine_fraction(name)
