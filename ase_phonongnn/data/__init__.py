@@ -47,7 +47,15 @@ def force_constants_path(
         "Ag3SBr" or "Ag3SI".
     temperature
         None for the harmonic force constants, or a temperature in K for the
-        anharmonically renormalised ones at that temperature.
+        anharmonically renormalised ones at that temperature
+        (:func:`renormalised_temperatures`).
+
+    Notes
+    -----
+    The harmonic constants of both are GFN2-xTB's; Ag3SBr's renormalised
+    ones too (300–600 K), while Ag3SI's were renormalised with the PBEsol
+    family committee (``pbesol``, 100–600 K). Each file's history of the
+    self-consistent loop ships beside it (``<material>_<T>K_history.json``).
     """
     if material not in MATERIALS:
         raise ValueError(f"material must be one of {MATERIALS} (got {material!r})")

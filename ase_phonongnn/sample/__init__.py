@@ -31,9 +31,12 @@ from ase_phonongnn.sample.renormalise_md import (
 )
 from ase_phonongnn.sample.sampler import (
     PhononSampler,
+    SnapshotSampler,
+    nearest_sampler,
     thermal_amplitudes,
     to_phonopy_dataset,
 )
+from ase_phonongnn.sample.solid_solution import SolidSolutionSampler
 from ase_phonongnn.sample.zg import special_displacement
 
 __all__ = [
@@ -49,12 +52,15 @@ __all__ = [
     "OffEnsembleConfig",
     "PhononSampler",
     "SamplingConfig",
+    "SnapshotSampler",
+    "SolidSolutionSampler",
     "compute_force_constants",
     "decorrelation_lag",
     "dispersion_bands",
     "draw_dispersions",
     "md_snapshots",
     "md_supercell",
+    "nearest_sampler",
     "off_ensemble_snapshots",
     "plot_dispersions",
     "renormalise_from_trajectory",

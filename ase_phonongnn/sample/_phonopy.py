@@ -39,6 +39,8 @@ def make_phonopy(
     atoms: Atoms,
     supercell_matrix: ArrayLike,
     force_constants: NDArray[np.float64] | None = None,
+    *,
+    symmetry: bool = True,
 ) -> Phonopy:
     """Return a :class:`Phonopy` for a unit cell, supercell matrix and force constants.
 
@@ -53,6 +55,9 @@ def make_phonopy(
         Integer matrix, shape (3, 3), or diagonal, shape (3,).
     force_constants
         Full (n_sc, n_sc, 3, 3) or compact (n_unit, n_sc, 3, 3), eV/Å².
+    symmetry
+        Let phonopy search the crystal's symmetry (False skips the search,
+        e.g. for a disordered cell with next to none).
     """
     matrix = np.asarray(supercell_matrix)
     if matrix.shape == (3,):
@@ -68,6 +73,7 @@ def make_phonopy(
         to_phonopy_atoms(atoms),
         supercell_matrix=np.rint(matrix).astype(int),
         primitive_matrix=np.eye(3),
+        is_symmetry=symmetry,
     )
     if force_constants is not None:
         set_force_constants(phonon, force_constants)

@@ -30,11 +30,12 @@ exactly, centre-of-mass fluctuation included.
 
 from __future__ import annotations
 
+import abc
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import numpy as np
 import phonopy
@@ -57,8 +58,78 @@ from ase_phonongnn.sample.config import METHODS, SamplingConfig
 from ase_phonongnn.sample.modes import CommensurateModes, ImaginaryPolicy, Statistics
 from ase_phonongnn.sample.zg import special_displacement
 
+#: A sampler type, e.g. :class:`PhononSampler`.
+S = TypeVar("S")
 
-class PhononSampler:
+
+class SnapshotSampler(abc.ABC):
+    """What draws thermal snapshots: :meth:`sample` over :meth:`sample_config`.
+
+    :class:`PhononSampler` and
+    :class:`~ase_phonongnn.sample.SolidSolutionSampler` are both; anything
+    that takes one (e.g. :func:`~ase_phonongnn.prediction.thermal_averages`)
+    takes the other.
+    """
+
+    def sample(
+        self,
+        temperature: float | Sequence[float],
+        n_snapshots: int,
+        method: str = "normal-mode",
+        *,
+        statistics: Statistics = "quantum",
+        imaginary: str | ImaginaryPolicy = "error",
+        amplitude: float | None = None,
+        plus_minus: bool = False,
+        min_distance: float | None = None,
+        seed: int | None = None,
+    ) -> list[Atoms]:
+        """Draw thermal snapshots of the supercell.
+
+        Parameters
+        ----------
+        temperature
+            K, one value or several; ``n_snapshots`` are drawn at each.
+        n_snapshots
+            Snapshots per temperature (even with ``plus_minus``).
+        method
+            "paper", "normal-mode", "zg" or "random".
+        statistics, imaginary, amplitude, plus_minus, min_distance
+            See :class:`SamplingConfig`.
+        seed
+            Seed of the random numbers; None draws one and records it. The
+            snapshots at temperature T depend only on (seed, T, amplitude),
+            not on the other temperatures requested.
+
+        Returns
+        -------
+        list of Atoms
+            Displaced supercells; ``info`` holds method, temperature,
+            statistics, seed, snapshot index, policy, force-constant digest and
+            versions (keys in :mod:`ase_phonongnn.keys`).
+        """
+        config = SamplingConfig(
+            method=method,  # type: ignore[arg-type]
+            statistics=statistics,
+            imaginary=ImaginaryPolicy.parse(imaginary),
+            amplitude=amplitude,
+            plus_minus=plus_minus,
+            min_distance=min_distance,
+        )
+        return self.sample_config(temperature, n_snapshots, config, seed=seed)
+
+    @abc.abstractmethod
+    def sample_config(
+        self,
+        temperature: float | Sequence[float],
+        n_snapshots: int,
+        config: SamplingConfig,
+        seed: int | None = None,
+    ) -> list[Atoms]:
+        """Like :meth:`sample`, with the options as a :class:`SamplingConfig`."""
+
+
+class PhononSampler(SnapshotSampler):
     """Thermal snapshots of a supercell from harmonic (or renormalised) phonons.
 
     Parameters
@@ -194,53 +265,6 @@ class PhononSampler:
         flat = modes.reshape(modes.shape[0], -1)
         return flat.T @ flat
 
-    def sample(
-        self,
-        temperature: float | Sequence[float],
-        n_snapshots: int,
-        method: str = "normal-mode",
-        *,
-        statistics: Statistics = "quantum",
-        imaginary: str | ImaginaryPolicy = "error",
-        amplitude: float | None = None,
-        plus_minus: bool = False,
-        min_distance: float | None = None,
-        seed: int | None = None,
-    ) -> list[Atoms]:
-        """Draw thermal snapshots of the supercell.
-
-        Parameters
-        ----------
-        temperature
-            K, one value or several; ``n_snapshots`` are drawn at each.
-        n_snapshots
-            Snapshots per temperature (even with ``plus_minus``).
-        method
-            "paper", "normal-mode", "zg" or "random".
-        statistics, imaginary, amplitude, plus_minus, min_distance
-            See :class:`SamplingConfig`.
-        seed
-            Seed of the random numbers; None draws one and records it. The
-            snapshots at temperature T depend only on (seed, T, amplitude),
-            not on the other temperatures requested.
-
-        Returns
-        -------
-        list of Atoms
-            Displaced supercells; ``info`` holds method, temperature,
-            statistics, seed, snapshot index, policy, force-constant digest and
-            versions (keys in :mod:`ase_phonongnn.keys`).
-        """
-        config = SamplingConfig(
-            method=method,  # type: ignore[arg-type]
-            statistics=statistics,
-            imaginary=ImaginaryPolicy.parse(imaginary),
-            amplitude=amplitude,
-            plus_minus=plus_minus,
-            min_distance=min_distance,
-        )
-        return self.sample_config(temperature, n_snapshots, config, seed=seed)
-
     def sample_config(
         self,
         temperature: float | Sequence[float],
@@ -249,23 +273,7 @@ class PhononSampler:
         seed: int | None = None,
     ) -> list[Atoms]:
         """Like :meth:`sample`, with the options as a :class:`SamplingConfig`."""
-        temperatures = np.atleast_1d(np.asarray(temperature, dtype=float))
-        for value in temperatures:
-            _check_temperature(value)
-        if isinstance(n_snapshots, bool) or not isinstance(
-            n_snapshots, int | np.integer
-        ):
-            raise TypeError(f"n_snapshots must be an integer (got {n_snapshots!r})")
-        if n_snapshots <= 0:
-            raise ValueError(f"n_snapshots must be positive (got {n_snapshots})")
-        if config.plus_minus and n_snapshots % 2:
-            raise ValueError(
-                f"n_snapshots must be even with plus_minus (got {n_snapshots})"
-            )
-        if seed is None:
-            seed = secrets.randbits(63)
-        elif not isinstance(seed, int | np.integer) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer (got {seed!r})")
+        temperatures, seed = check_request(temperature, n_snapshots, config, seed)
         snapshots = []
         for value in temperatures:
             rng = np.random.default_rng(
@@ -364,6 +372,64 @@ class PhononSampler:
             keys.PHONOPY_VERSION: phonopy.__version__,
             keys.PACKAGE_VERSION: __version__,
         }
+
+
+def nearest_sampler(samplers: Mapping[float, S], temperature: float) -> tuple[float, S]:
+    """Return the sampler whose force constants are nearest in temperature.
+
+    Parameters
+    ----------
+    samplers
+        ``{T_fc: sampler}``: samplers of force constants renormalised at T_fc
+        (K).
+    temperature
+        K.
+
+    Returns
+    -------
+    tuple
+        ``(T_fc, sampler)``; on a tie the lower T_fc.
+
+    Examples
+    --------
+    >>> nearest_sampler({300.0: "a", 500.0: "b"}, 400.0)
+    (300.0, 'a')
+    """
+    if not samplers:
+        raise ValueError("samplers is empty: give at least one {temperature: sampler}")
+    key = min(samplers, key=lambda t: (abs(float(t) - temperature), float(t)))
+    return float(key), samplers[key]
+
+
+def check_request(
+    temperature: float | Sequence[float],
+    n_snapshots: int,
+    config: SamplingConfig,
+    seed: int | None,
+) -> tuple[NDArray[np.float64], int]:
+    """Check the arguments of a ``sample_config`` call.
+
+    Returns
+    -------
+    tuple
+        The temperatures as an array (K) and the seed (drawn where None).
+    """
+    temperatures = np.atleast_1d(np.asarray(temperature, dtype=float))
+    for value in temperatures:
+        _check_temperature(value)
+    if isinstance(n_snapshots, bool) or not isinstance(n_snapshots, int | np.integer):
+        raise TypeError(f"n_snapshots must be an integer (got {n_snapshots!r})")
+    if n_snapshots <= 0:
+        raise ValueError(f"n_snapshots must be positive (got {n_snapshots})")
+    if config.plus_minus and n_snapshots % 2:
+        raise ValueError(
+            f"n_snapshots must be even with plus_minus (got {n_snapshots})"
+        )
+    if seed is None:
+        return temperatures, secrets.randbits(63)
+    if not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer (got {seed!r})")
+    return temperatures, int(seed)
 
 
 def to_phonopy_dataset(
