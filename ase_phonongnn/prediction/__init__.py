@@ -14,7 +14,9 @@
 - :func:`thermal_averages`: ⟨Eg⟩(T), ⟨VBM⟩(T), ⟨σh⟩(T), ⟨E⟩(T) from thermal
   snapshots of the phonons (one set of force constants, or several
   renormalised at different temperatures: :func:`nearest_sampler`), with
-  standard errors, and :func:`plot_thermal_averages`.
+  standard errors, and :func:`plot_thermal_averages`;
+  :func:`composition_map`: the same across the solid solutions
+  Ag3SBr_x I_(1-x), ⟨A⟩(T, x), as a :class:`CompositionMap`.
 
 :func:`predict` is also ``ase_phonongnn.predict`` (``from ase_phonongnn
 import predict``).
@@ -38,6 +40,11 @@ from ase_phonongnn.prediction._blocking import (
     block_average,
     time_averages,
 )
+from ase_phonongnn.prediction._composition import (
+    EIGHTHS,
+    CompositionMap,
+    composition_map,
+)
 from ase_phonongnn.prediction._config import PredictionConfig
 from ase_phonongnn.prediction._errors import (
     DeviceUnavailableError,
@@ -55,17 +62,19 @@ from ase_phonongnn.prediction._models import (
 )
 from ase_phonongnn.prediction._thermal import (
     ThermalAverages,
-    nearest_sampler,
     plot_thermal_averages,
     thermal_averages,
 )
 from ase_phonongnn.prediction._writers import PredictionWriter, write_predictions
+from ase_phonongnn.sample import nearest_sampler
 
 __all__ = [
     "ATOMS_PER_BATCH",
+    "EIGHTHS",
     "PROPERTIES",
     "BlockAverage",
     "Committee",
+    "CompositionMap",
     "DeviceUnavailableError",
     "PredictionConfig",
     "PredictionSetupError",
@@ -76,6 +85,7 @@ __all__ = [
     "attach_results",
     "block_average",
     "calibrate_spread",
+    "composition_map",
     "evaluate",
     "iter_predictions",
     "load_models",

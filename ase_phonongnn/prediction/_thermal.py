@@ -38,8 +38,8 @@ from ase_phonongnn import keys
 from ase_phonongnn._config import keyword_config
 from ase_phonongnn.prediction._batch import iter_predictions
 from ase_phonongnn.prediction._config import PredictionConfig
-from ase_phonongnn.prediction._models import Committee, ModelSpec
-from ase_phonongnn.sample import PhononSampler, SamplingConfig
+from ase_phonongnn.prediction._models import STD_SUFFIX, Committee, ModelSpec
+from ase_phonongnn.sample import SamplingConfig, SnapshotSampler, nearest_sampler
 
 #: thermal_averages' defaults of the SamplingConfig settings it takes as keywords.
 _SAMPLING_DEFAULTS: Final = {
@@ -82,6 +82,11 @@ class ThermalAverages:
     sampled_from
         With samplers given per temperature: the key (K) of the sampler each
         temperature was drawn from, shape (n_T,); empty for one sampler.
+    model_spread
+        A committee's: ``{property: (n_T,)}``, the mean over the snapshots
+        of its (calibrated) spread. The members' errors are shared by the
+        snapshots, so this is the model's uncertainty of each average, which
+        more snapshots do not shrink; empty for one model.
     """
 
     temperatures: NDArray[np.float64]
@@ -94,6 +99,7 @@ class ThermalAverages:
     seed: int | None
     models: tuple[str, ...] = ()
     sampled_from: tuple[float, ...] = ()
+    model_spread: dict[str, NDArray[np.float64]] = field(default_factory=dict)
 
     @property
     def properties(self) -> tuple[str, ...]:
@@ -117,6 +123,7 @@ class ThermalAverages:
             "mean": {p: clean(v) for p, v in self.mean.items()},
             "error": {p: clean(v) for p, v in self.error.items()},
             "std": {p: clean(v) for p, v in self.std.items()},
+            "model_spread": {p: clean(v) for p, v in self.model_spread.items()},
         }
 
     def plot(self, path: str | os.PathLike[str]) -> Path:
@@ -124,33 +131,9 @@ class ThermalAverages:
         return plot_thermal_averages(self, path)
 
 
-def nearest_sampler(
-    samplers: Mapping[float, PhononSampler], temperature: float
-) -> tuple[float, PhononSampler]:
-    """Return the sampler whose force constants are nearest in temperature.
-
-    Parameters
-    ----------
-    samplers
-        ``{T_fc: sampler}``: samplers of force constants renormalised at T_fc
-        (K).
-    temperature
-        K.
-
-    Returns
-    -------
-    tuple
-        ``(T_fc, sampler)``; on a tie the lower T_fc.
-    """
-    if not samplers:
-        raise ValueError("samplers is empty: give at least one {temperature: sampler}")
-    key = min(samplers, key=lambda t: (abs(float(t) - temperature), float(t)))
-    return float(key), samplers[key]
-
-
 def thermal_averages(
     model: ModelSpec | Committee,
-    sampler: PhononSampler | Mapping[float, PhononSampler],
+    sampler: SnapshotSampler | Mapping[float, SnapshotSampler],
     temperatures: float | ArrayLike,
     n_snapshots: int,
     *,
@@ -176,7 +159,9 @@ def thermal_averages(
     sampler
         The phonons of the supercell to sample, or ``{T_fc: sampler}`` with
         force constants renormalised at several temperatures T_fc (K): each
-        temperature is then sampled from the nearest (:func:`nearest_sampler`).
+        temperature is then sampled from the nearest (:func:`nearest_sampler`);
+        or a :class:`~ase_phonongnn.sample.SolidSolutionSampler`, which draws
+        a new occupation for every snapshot.
     temperatures
         K, one or several, each > 0.
     n_snapshots
@@ -206,18 +191,21 @@ def thermal_averages(
     -------
     ThermalAverages
     """
-    samplers: Mapping[float, PhononSampler] | None = None
     if isinstance(sampler, Mapping):
-        samplers = sampler
-        bad = [type(s).__name__ for s in samplers.values() if not hasattr(s, "sample")]
-        if bad or not samplers:
+        bad = [
+            type(s).__name__
+            for s in sampler.values()
+            if not isinstance(s, SnapshotSampler)
+        ]
+        if bad or not sampler:
             raise TypeError(
-                "sampler must be a PhononSampler or a non-empty {temperature: "
-                f"PhononSampler}} (got values {bad})"
+                "sampler must be a PhononSampler or SolidSolutionSampler, or a "
+                f"non-empty {{temperature: PhononSampler}} (got values {bad})"
             )
-    elif not hasattr(sampler, "sample"):
+    elif not isinstance(sampler, SnapshotSampler):
         raise TypeError(
-            f"sampler must be a PhononSampler (got {type(sampler).__name__})"
+            "sampler must be a PhononSampler or SolidSolutionSampler (got "
+            f"{type(sampler).__name__})"
         )
     sampling = keyword_config(
         SamplingConfig,
@@ -266,6 +254,7 @@ def thermal_averages(
     values: dict[str, NDArray[np.float64]] = {
         p: np.full((temps.size, n_snapshots), np.nan) for p in names
     }
+    spreads = {p: np.full((temps.size, n_snapshots), np.nan) for p in names}
     used_seed: int | None = seed
     sampled_from: list[float] = []
     bar = tqdm(
@@ -274,6 +263,7 @@ def thermal_averages(
         unit="snapshot",
         disable=not progress,
     )
+    source: SnapshotSampler
     for t, temperature in enumerate(temps):
         bar.set_postfix_str(f"{float(temperature):g} K")
         if isinstance(sampler, Mapping):
@@ -296,6 +286,7 @@ def thermal_averages(
         for s, (_, results) in enumerate(predictions):
             for p in names:
                 values[p][t, s] = results[p]
+                spreads[p][t, s] = results.get(p + STD_SUFFIX, np.nan)
             bar.update(1)
     bar.close()
     mean: dict[str, NDArray[np.float64]] = {
@@ -320,11 +311,14 @@ def thermal_averages(
         seed=None if used_seed is None else int(used_seed),
         models=committee.sources,
         sampled_from=tuple(sampled_from),
+        model_spread={
+            p: v.mean(axis=1) for p, v in spreads.items() if np.isfinite(v).all()
+        },
     )
 
 
 def plot_thermal_averages(
-    result: ThermalAverages,
+    result: ThermalAverages | Mapping[str, ThermalAverages],
     path: str | os.PathLike[str],
     *,
     properties: Sequence[str] | None = None,
@@ -338,11 +332,12 @@ def plot_thermal_averages(
     Parameters
     ----------
     result
-        From :func:`thermal_averages`.
+        From :func:`thermal_averages`, or ``{label: result}`` to draw several
+        (e.g. materials) side by side, one series each, with a legend.
     path
         Output ``.png``.
     properties
-        Panels to draw (default all of ``result``).
+        Panels to draw (default all of the first result's).
 
     Returns
     -------
@@ -352,27 +347,44 @@ def plot_thermal_averages(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    names = list(result.properties if properties is None else properties)
-    unknown = [p for p in names if p not in result.mean]
+    series = dict(result) if isinstance(result, Mapping) else {"": result}
+    if not series:
+        raise ValueError("result is empty: give at least one ThermalAverages")
+    first = next(iter(series.values()))
+    names = list(first.properties if properties is None else properties)
+    unknown = [p for r in series.values() for p in names if p not in r.mean]
     if unknown or not names:
         raise ValueError(
-            f"properties must be some of {', '.join(result.properties)} (got {names})"
+            f"properties must be some of {', '.join(first.properties)} (got {names})"
         )
     figure = Figure(figsize=(3.6 * len(names), 3.4), layout="constrained")
     axes = figure.subplots(1, len(names), squeeze=False)[0]
-    t = result.temperatures
     for ax, name in zip(axes, names, strict=True):
-        mean, error, std = result.mean[name], result.error[name], result.std[name]
-        if np.isfinite(std).any():
-            ax.fill_between(t, mean - std, mean + std, alpha=0.2, linewidth=0)
-        ax.errorbar(t, mean, yerr=error, marker="o", capsize=3)
+        for label, average in series.items():
+            t = average.temperatures
+            mean, error = average.mean[name], average.error[name]
+            std = average.std[name]
+            line = ax.errorbar(
+                t, mean, yerr=error, marker="o", capsize=3, label=label or None
+            )
+            if np.isfinite(std).any():
+                ax.fill_between(
+                    t,
+                    mean - std,
+                    mean + std,
+                    alpha=0.2,
+                    linewidth=0,
+                    color=line.lines[0].get_color(),
+                )
         ax.set_xlabel("T (K)")
         found = keys.PROPERTY_TABLE.get(name)
         symbol = name if found is None else found.mean_symbol(tex=True)
         ax.set_ylabel(f"{symbol} ({keys.UNITS.get(name, '')})")
+    if len(series) > 1:
+        axes[0].legend(fontsize=8)
     figure.suptitle(
-        f"{result.method} sampling, {result.n_snapshots} snapshots per T"
-        f"{'' if len(result.models) < 2 else f', {len(result.models)} models'}"
+        f"{first.method} sampling, {first.n_snapshots} snapshots per T"
+        f"{'' if len(first.models) < 2 else f', {len(first.models)} models'}"
     )
     target = Path(path)
     FigureCanvasAgg(figure)

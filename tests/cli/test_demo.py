@@ -41,3 +41,42 @@ def test_demo_runs_on_the_shipped_models(tmp_path, capsys) -> None:
     # of the displacements (less: zero-point motion is already there at 0 K).
     rise = mean[keys.ENERGY_PER_ATOM][-1] - mean[keys.ENERGY_PER_ATOM][0]
     assert 0.3 * 1.5 * kB * 600 < rise < 1.5 * 1.5 * kB * 600
+
+
+def test_demo_of_ag3si_takes_the_family_committee_and_its_constants(
+    tmp_path, capsys
+) -> None:
+    out = tmp_path / "ag3si"
+    argv = ["demo", "--material", "Ag3SI", "--n-snapshots", "4", "--out", str(out)]
+    assert main(argv) == 0
+    assert "model 'pbesol'" in capsys.readouterr().out
+    result = json.loads((out / "thermal-averages.json").read_text())
+    shipped = renormalised_temperatures("Ag3SI")
+    assert result["material"] == "Ag3SI"
+    assert result["sampled_from"] == [
+        min(shipped, key=lambda s: abs(s - t)) for t in result["temperatures"]
+    ]
+    assert result["model_spread"][keys.BAND_GAP]
+
+
+def test_demo_across_the_family(tmp_path, capsys) -> None:
+    argv = ["demo", "--family", "--n-snapshots", "2", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    for material in ("Ag3SBr", "Ag3SBr0.5I0.5", "Ag3SI"):
+        assert f"\n{material}\n" in printed
+    result = json.loads((tmp_path / "family.json").read_text())
+    assert result["bromine_fractions"] == [k / 8 for k in range(9)]
+    for name in ("family-thermal-averages.png", "band-gap-map.png"):
+        assert (tmp_path / name).stat().st_size > 20_000
+    # every composition's occupations are 40-atom 2x2x2 cells of the family:
+    # the energy per atom moves from the iodide's to the bromide's
+    energies = [a["mean"][keys.ENERGY_PER_ATOM][0] for a in result["averages"]]
+    assert energies[0] > energies[-1]
+
+
+def test_demo_rejects_a_material_outside_the_family(tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--material", "NaCl", "--out", str(tmp_path)])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--material: must be Ag3SBr, Ag3SI or Ag3SBr<x>I<1-x>" in error
