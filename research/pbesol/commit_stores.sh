@@ -27,7 +27,13 @@ with SnapshotStore.open('/tmp/committed.h5') as s:
     sys.exit(0 if s.counts().get('done', 0) else 1)
 " || git reset -q -- "$store"
 done
-git add research/pbesol/label.log research/pbesol/label-*.log 2>/dev/null || true
+# the logs go in without their progress bars (the running labellers keep
+# appending to the files themselves)
+for log in research/pbesol/label.log research/pbesol/label-*.log; do
+  [ -f "$log" ] || continue
+  blob=$(tr '\r' '\n' < "$log" | grep -v -e '%|' -e 'snapshot/s\]' | git hash-object -w --stdin)
+  git update-index --add --cacheinfo "100644,$blob,$log"
+done
 git commit -q -m "PBEsol labels so far: $(python -c "
 from pathlib import Path
 from ase_phonongnn.store import SnapshotStore
