@@ -119,6 +119,8 @@ PLUS_MINUS: Final = "plus_minus"
 FORCE_CONSTANTS_DIGEST: Final = "force_constants_digest"
 PHONOPY_VERSION: Final = "phonopy_version"
 PACKAGE_VERSION: Final = "ase_phonongnn_version"
+BROMINE_FRACTION: Final = "bromine_fraction"  # x of an Ag3SBr_x I_(1-x) structure
+OCCUPATION_INDEX: Final = "occupation_index"  # a solid solution's occupation at T
 
 #: Provenance keys written by the samplers, in ``atoms.info``.
 SAMPLING_KEYS: Final = (

@@ -13,6 +13,8 @@ import numpy as np
 from ase import Atoms
 from ase.data import atomic_masses
 
+from ase_phonongnn import keys
+
 #: Atomic numbers of the halogen sites.
 BROMINE: Final = 35
 IODINE: Final = 53
@@ -176,5 +178,5 @@ def substitute_iodine(
     new_x = (bromine.size - n_iodine) / n_halogen
     scale = vegard_lattice_parameter(new_x) / vegard_lattice_parameter(old_x)
     new.set_cell(new.cell.array * scale, scale_atoms=True)
-    new.info["bromine_fraction"] = new_x
+    new.info[keys.BROMINE_FRACTION] = new_x
     return new

@@ -40,11 +40,6 @@ from ase_phonongnn.sample.sampler import (
 )
 from ase_phonongnn.structures import BROMINE, IODINE, substitute_iodine
 
-#: ``atoms.info`` key of the bromine fraction of a snapshot's occupation.
-BROMINE_FRACTION = "bromine_fraction"
-#: ``atoms.info`` key of the index of the snapshot's occupation at its T.
-OCCUPATION_INDEX = "occupation_index"
-
 EndMember = PhononSampler | Mapping[float, PhononSampler]
 
 
@@ -189,8 +184,8 @@ class SolidSolutionSampler(SnapshotSampler):
     def _provenance(self, seed: int, index: int) -> dict[str, Any]:
         return {
             keys.SEED: seed,
-            BROMINE_FRACTION: self._fraction,
-            OCCUPATION_INDEX: index,
+            keys.BROMINE_FRACTION: self._fraction,
+            keys.OCCUPATION_INDEX: index,
         }
 
 
