@@ -150,3 +150,12 @@ def test_configs_stand_for_the_keywords(cu_potential, cu_sampler):
             cu_potential, cu_sampler, 200.0, 2, statistics="classical",
             sampling=SamplingConfig(),
         )  # fmt: skip
+
+
+def test_one_model_has_no_spread_and_a_wrong_sampler_is_named(
+    classical, cu_potential
+) -> None:
+    assert classical.model_spread == {}
+    assert classical.to_dict()["model_spread"] == {}
+    with pytest.raises(TypeError, match="got values \\['str'\\]"):
+        thermal_averages(cu_potential, {300.0: "Cu.yaml"}, 300.0, 2, device="cpu")
