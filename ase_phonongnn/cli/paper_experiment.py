@@ -119,6 +119,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--no-curves", action="store_true", help="skip Fig. 4")
     run.add_argument("--no-table", action="store_true", help="skip Table 1")
     run.add_argument(
+        "--no-explain",
+        action="store_true",
+        help="skip Fig. 5 (which bonds the best and the poor curve run rest on)",
+    )
+    run.add_argument(
         "--table-targets",
         nargs="+",
         choices=keys.TARGETS,
@@ -234,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
             config,
             curves=not args.no_curves,
             table=not args.no_table,
+            explain=not args.no_explain,
             fresh=args.fresh,
             log=print,
         )

@@ -14,7 +14,10 @@ given (``ExperimentConfig(md=...)``), with the settings of an
    training size for early stopping), each scored on the fixed held-out test
    set of every kind and of all together (``combined``);
 2. a Table-1 analog: one model per target trained on one kind or all, with
-   MAE, RMSE and R² on its training, validation and test sets.
+   MAE, RMSE and R² on its training, validation and test sets;
+3. Fig. 5: the best and the poor curve run at the largest size, trained
+   again and explained on the combined test set (bond-type importances,
+   over all and per composition; :func:`explain_extremes`).
 
 Every finished run is written to ``results.json`` in the output directory at
 once; running again resumes (on the structures recorded there only, so that
@@ -33,6 +36,7 @@ from ase_phonongnn.experiment._config import (
     ExperimentConfig,
 )
 from ase_phonongnn.experiment._experiment import run_experiment
+from ase_phonongnn.experiment._explain import explain_extremes, pick_extremes
 from ase_phonongnn.experiment._results import ResultsFile
 
 __all__ = [
@@ -43,5 +47,7 @@ __all__ = [
     "TEST_KINDS",
     "ExperimentConfig",
     "ResultsFile",
+    "explain_extremes",
+    "pick_extremes",
     "run_experiment",
 ]

@@ -17,10 +17,16 @@ from ase_phonongnn.experiment._data import (
     clip_sizes,
     load_dataset,
 )
+from ase_phonongnn.experiment._explain import (
+    explain_extremes,
+    explanation_lines,
+    plot_explanations,
+)
 from ase_phonongnn.experiment._plots import plot_curves, plot_table_parity
 from ase_phonongnn.experiment._report import curve_lines, table_lines, verdict
 from ase_phonongnn.experiment._results import ResultsFile, recorded_rows
 from ase_phonongnn.experiment._runs import (
+    CurveKey,
     curve_run,
     n_labelled,
     table_run,
@@ -40,13 +46,14 @@ def run_experiment(
     *,
     curves: bool = True,
     table: bool = True,
+    explain: bool = True,
     fresh: bool = False,
     log: Log | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the experiment and write its results into ``config.out``.
 
     Writes ``results.json`` (after every training run), ``learning_curves.png``,
-    ``table1_parity_<model>.png`` and ``summary.txt``.
+    ``table1_parity_<model>.png``, ``fig5_bond_types.png`` and ``summary.txt``.
 
     Parameters
     ----------
@@ -54,6 +61,9 @@ def run_experiment(
         The settings.
     curves, table
         Run the learning curves (Fig. 4) and the Table-1 analog.
+    explain
+        Explain the best and the poor curve run at the largest size (Fig. 5;
+        :func:`~ase_phonongnn.experiment.explain_extremes`).
     fresh
         Discard the results of an earlier run in ``config.out``. Otherwise a
         run resumes on the structures the earlier one used (the store rows
@@ -111,6 +121,14 @@ def run_experiment(
         _curves(layout, graphs, config, sizes, results, log)
     if table:
         _table(layout, graphs, config, results, log)
+    if explain and results.data["curves"]:
+        explain_extremes(
+            layout,
+            target_graphs(graphs, keys.TARGETS, config.target),
+            config,
+            results,
+            log,
+        )
     models = _models(results, config)
     lines = _summary(config, results, models)
     _, beats = verdict(results.data["curves"], models, config.target)
@@ -142,9 +160,7 @@ def _curves(
         identity = {"train_kind": kind, "model": model, "size": size, "seed": seed}
         if results.has("curves", **identity):
             continue
-        record = curve_run(
-            layout, graphs, config, model=model, kind=kind, size=size, seed=seed
-        )
+        record = curve_run(layout, graphs, config, CurveKey(model, kind, size, seed))
         results.add("curves", record)
         combined = record["metrics"]["combined"]
         log(
@@ -207,4 +223,9 @@ def _summary(
         for model in models:
             plot_table_parity(table, model, config.out / f"table1_parity_{model}.png")
         lines += table_lines(table)
+    explanations = results.data.get("explanations")
+    if explanations:
+        figure = config.out / "fig5_bond_types.png"
+        plot_explanations(explanations, config.target, figure)
+        lines += explanation_lines(explanations, config.target)
     return lines

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,13 @@ from torch_geometric.data import Data
 from ase_phonongnn.experiment._config import ExperimentConfig
 from ase_phonongnn.experiment._data import Layout, largest_size
 from ase_phonongnn.model import GraphModel
-from ase_phonongnn.train import Split, predict_graphs, regression_metrics, train
+from ase_phonongnn.train import (
+    Split,
+    TrainResult,
+    predict_graphs,
+    regression_metrics,
+    train,
+)
 
 
 def target_graphs(
@@ -60,17 +67,36 @@ def curve_test_sets(layout: Layout) -> dict[str, tuple[int, ...]]:
     }
 
 
+@dataclass(frozen=True)
+class CurveKey:
+    """What identifies a learning-curve run: model, training kind, size, seed."""
+
+    model: str
+    kind: str
+    size: int
+    seed: int
+
+
+def curve_model(
+    layout: Layout, graphs: Sequence[Data], config: ExperimentConfig, key: CurveKey
+) -> TrainResult:
+    """Train the model of one learning-curve run (deterministic in its seed)."""
+    split = layout.curve_split(
+        key.kind, key.size, key.seed, config.n_validation(key.size)
+    )
+    return train(
+        layout.structures,
+        config.model_config(key.model, config.target),
+        config.train_config(key.model, key.seed),
+        split=split,
+        graphs=graphs,
+    )
+
+
 def curve_run(
-    layout: Layout,
-    graphs: Sequence[Data],
-    config: ExperimentConfig,
-    *,
-    model: str,
-    kind: str,
-    size: int,
-    seed: int,
+    layout: Layout, graphs: Sequence[Data], config: ExperimentConfig, key: CurveKey
 ) -> dict[str, Any]:
-    """Train ``model`` on ``size`` structures of ``kind``; score on every test set.
+    """Train the run ``key`` and score it on every test set.
 
     Returns
     -------
@@ -80,26 +106,18 @@ def curve_run(
         (``train``, ``validation``, each kind, ``combined``) the
         MAE, RMSE, R² and n of the target.
     """
-    n_validation = config.n_validation(size)
-    split = layout.curve_split(kind, size, seed, n_validation)
     start = time.perf_counter()
-    result = train(
-        layout.structures,
-        config.model_config(model, config.target),
-        config.train_config(model, seed),
-        split=split,
-        graphs=graphs,
-    )
+    result = curve_model(layout, graphs, config, key)
     metrics = {
         name: result.metrics[name][config.target] for name in ("train", "validation")
     }
     metrics.update(score(result.model, graphs, curve_test_sets(layout)))
     return {
-        "train_kind": kind,
-        "model": model,
-        "size": size,
-        "seed": seed,
-        "n_validation": n_validation,
+        "train_kind": key.kind,
+        "model": key.model,
+        "size": key.size,
+        "seed": key.seed,
+        "n_validation": config.n_validation(key.size),
         "best_epoch": result.best_epoch,
         "epochs": len(result.history),
         "seconds": time.perf_counter() - start,

@@ -319,3 +319,22 @@ def test_results_resume_across_a_setting_added_at_its_default(script, tmp_path):
         else:
             with pytest.raises(ValueError, match=r"differ: models\.ours"):
                 ResultsFile(path, setup)
+
+
+def test_fig5_explains_the_best_and_the_poor_run(experiment):
+    results, out = experiment["results"], experiment["out"]
+    explanations = results["explanations"]
+    assert set(explanations) == {"best", "poor"}
+    largest = [r for r in results["curves"] if r["size"] == 18]
+    maes = [r["metrics"]["combined"]["mae"] for r in largest]
+    best, poor = explanations["best"], explanations["poor"]
+    assert best["curve_mae"] == min(maes) and poor["curve_mae"] == max(maes)
+    # a run is deterministic in its seed: trained again, it scores the same
+    for entry in (best, poor):
+        assert entry["retrained_mae"] == pytest.approx(entry["curve_mae"], rel=1e-6)
+        # Cu has one bond type; importances are scaled to [0, 1]
+        assert set(entry["all"]) == {"Cu-Cu"}
+        assert 0.0 <= entry["all"]["Cu-Cu"]["mean"] <= 1.0
+        assert list(entry["by_composition"]) == ["Cu32"]
+    assert (out / "fig5_bond_types.png").read_bytes().startswith(PNG)
+    assert "Fig. 5: bond types" in (out / "summary.txt").read_text()
