@@ -40,7 +40,7 @@ from phonopy import Phonopy
 from tqdm.auto import tqdm
 
 from ase_phonongnn._config import config_from_dict
-from ase_phonongnn.errors import ConvergenceError
+from ase_phonongnn.errors import ConvergenceError, UserInputError
 from ase_phonongnn.sample._phonopy import full_force_constants, load_phonopy
 from ase_phonongnn.sample.force_constants import save_phonopy
 from ase_phonongnn.sample.modes import ImaginaryPolicy
@@ -430,7 +430,7 @@ def _resume(
     saved = {k: v for k, v in saved.items() if k not in free}
     wanted = {k: v for k, v in config.to_dict().items() if k not in free}
     if saved != wanted:
-        raise ValueError(
+        raise UserInputError(
             f"checkpoint {directory} was made with other settings "
             f"({payload['config']}); use another checkpoint_dir"
         )

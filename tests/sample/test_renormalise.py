@@ -9,7 +9,7 @@ import pytest
 from ase.calculators.qmmm import ForceConstantCalculator
 from phonopy import Phonopy
 
-from ase_phonongnn.errors import ConvergenceError
+from ase_phonongnn.errors import ConvergenceError, UserInputError
 from ase_phonongnn.sample import PhononSampler
 from ase_phonongnn.sample.renormalise import (
     RenormalisationConfig,
@@ -114,7 +114,8 @@ def test_resume_from_checkpoint(cu3au_phonon, cu3au_sampler, tmp_path) -> None:
         atol=2e-3,
     )
     other = RenormalisationConfig(**{**short.to_dict(), "mixing": 0.3})
-    with pytest.raises(ValueError, match="other settings"):
+    # a user error: the command line says it in one line
+    with pytest.raises(UserInputError, match="other settings"):
         renormalise(start, factory, other, checkpoint_dir=tmp_path, progress=False)
 
 
