@@ -6,7 +6,8 @@ For each ``force-constants/<PATTERN>_params.yaml.xz`` (default
 ``Ag3S*_*K_model_al2``): the number of unstable commensurate modes and the
 lowest one (the loop's own figures, from its history), and on 8×8×8 meshes
 (Γ-centred and shifted by half a step) the lowest frequency and the modes
-below −0.2 THz. Writes renormalised_spectra.json beside this script.
+below −0.2 THz. Adds its rows to renormalised_spectra.json beside this
+script.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def main(pattern: str) -> None:
         rows[stem] = row
         print(stem, json.dumps(row))
     out = HERE / "renormalised_spectra.json"
-    out.write_text(json.dumps(rows, indent=1) + "\n")
+    recorded = json.loads(out.read_text()) if out.is_file() else {}
+    out.write_text(json.dumps(recorded | rows, indent=1) + "\n")
 
 
 if __name__ == "__main__":
