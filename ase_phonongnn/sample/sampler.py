@@ -58,8 +58,8 @@ from ase_phonongnn.sample.config import METHODS, SamplingConfig
 from ase_phonongnn.sample.modes import CommensurateModes, ImaginaryPolicy, Statistics
 from ase_phonongnn.sample.zg import special_displacement
 
-#: A sampler type, e.g. :class:`PhononSampler`.
-S = TypeVar("S")
+#: The type of the samplers :func:`nearest_sampler` chooses among.
+SamplerT = TypeVar("SamplerT")
 
 
 class SnapshotSampler(abc.ABC):
@@ -374,7 +374,9 @@ class PhononSampler(SnapshotSampler):
         }
 
 
-def nearest_sampler(samplers: Mapping[float, S], temperature: float) -> tuple[float, S]:
+def nearest_sampler(
+    samplers: Mapping[float, SamplerT], temperature: float
+) -> tuple[float, SamplerT]:
     """Return the sampler whose force constants are nearest in temperature.
 
     Parameters
