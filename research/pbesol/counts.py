@@ -15,6 +15,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +26,8 @@ from ase_phonongnn.store import SnapshotStore
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def main(revision: str) -> None:
-    """Print the table."""
+def committed_stores(revision: str) -> Iterator[tuple[str, bytes]]:
+    """Yield (path, content) of each PBEsol store as committed at ``revision``."""
     names = subprocess.run(
         ["git", "ls-tree", "--name-only", revision, "datasets/pbesol/"],
         cwd=ROOT,
@@ -34,21 +35,23 @@ def main(revision: str) -> None:
         capture_output=True,
         text=True,
     ).stdout.split()
+    for name in (n for n in names if n.endswith(".h5")):
+        show = ["git", "show", f"{revision}:{name}"]
+        yield (
+            name,
+            subprocess.run(show, cwd=ROOT, check=True, capture_output=True).stdout,
+        )
+
+
+def main(revision: str) -> None:
+    """Print the table."""
     print(
         f"{'store':28s} {'done':>5s} {'failed':>6s} {'pending':>7s} {'fail %':>6s} "
         f"{'s/label':>8s} {'hours':>6s}"
     )
     total_done = total_failed = 0
     total_seconds = 0.0
-    for name in names:
-        if not name.endswith(".h5"):
-            continue
-        blob = subprocess.run(
-            ["git", "show", f"{revision}:{name}"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        ).stdout
+    for name, blob in committed_stores(revision):
         with tempfile.NamedTemporaryFile(suffix=".h5") as copy:
             copy.write(blob)
             copy.flush()

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import tempfile
 from collections import defaultdict
 from pathlib import Path
 
 from ase import Atoms
+from counts import committed_stores
 
 from ase_phonongnn import keys
 from ase_phonongnn.prediction import evaluate
@@ -33,25 +33,11 @@ STORES = ROOT / "datasets" / "pbesol"
 
 def hashes_at(revision: str) -> set[str]:
     """Content hashes of every snapshot in the PBEsol stores at ``revision``."""
-    listing = subprocess.run(
-        ["git", "ls-tree", "--name-only", revision, "datasets/pbesol/"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
     seen: set[str] = set()
     with tempfile.TemporaryDirectory() as scratch:
-        for name in (n for n in listing if n.endswith(".h5")):
+        for name, blob in committed_stores(revision):
             copy = Path(scratch) / Path(name).name
-            copy.write_bytes(
-                subprocess.run(
-                    ["git", "show", f"{revision}:{name}"],
-                    cwd=ROOT,
-                    check=True,
-                    capture_output=True,
-                ).stdout
-            )
+            copy.write_bytes(blob)
             with SnapshotStore.open(copy) as store:
                 seen.update(store.content_hashes())
     return seen
