@@ -13,12 +13,19 @@ from ase import Atoms
 from ase_phonongnn.cli._inputs import checked_options, phonopy_input
 from ase_phonongnn.data import MATERIALS, resolve_force_constants
 from ase_phonongnn.errors import UserInputError
-from ase_phonongnn.sample import METHODS, PhononSampler, SamplingConfig
+from ase_phonongnn.sample import (
+    METHODS,
+    PhononSampler,
+    SamplingConfig,
+    SnapshotSampler,
+    SolidSolutionSampler,
+)
 from ase_phonongnn.sample.off_ensemble import (
     OFF_ENSEMBLE_KINDS,
     OffEnsembleConfig,
     off_ensemble_snapshots,
 )
+from ase_phonongnn.structures import bromine_fraction
 
 #: Share of the machine's memory the snapshots of one run may take.
 MEMORY_SHARE: Final = 0.5
@@ -30,8 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``phonongnn sample``."""
     parser.add_argument(
         "phonopy_params",
-        help=f"phonopy_params.yaml with force constants, or a shipped material "
-        f"({', '.join(MATERIALS)})",
+        help=f"phonopy_params.yaml with force constants, a shipped material "
+        f"({', '.join(MATERIALS)}: its harmonic constants) or a solid solution "
+        "Ag3SBr<x>I<1-x>, e.g. Ag3SBr0.5I0.5 (a new Br/I occupation per snapshot, "
+        "the end members' shipped constants interpolated in x)",
     )
     parser.add_argument(
         "--temperature",
@@ -151,9 +160,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserInputError(
             f"--n-snapshots must be at least 1 (got {args.n_snapshots})"
         )
+    ideal = sampler.ideal_structure(np.random.default_rng(args.seed))
     if args.method == "off-ensemble":
-        check_memory(len(sampler.supercell), args.n_snapshots * len(args.kinds))
-        snapshots = _off_ensemble_snapshots(sampler.supercell, args)
+        check_memory(len(ideal), args.n_snapshots * len(args.kinds))
+        snapshots = _off_ensemble_snapshots(ideal, args)
         write_snapshots(snapshots, args.out)
         print(f"wrote {len(snapshots)} snapshots to {args.out}")
         return 0
@@ -161,14 +171,14 @@ def run(args: argparse.Namespace) -> int:
         raise UserInputError(
             f"--temperature is required with --method {args.method}, e.g. -T 300"
         )
-    check_memory(len(sampler.supercell), args.n_snapshots * len(args.temperature))
+    check_memory(len(ideal), args.n_snapshots * len(args.temperature))
     for temperature in args.temperature:
         if not 0 <= temperature < float("inf"):
             raise UserInputError(
                 f"--temperature must be >= 0 K and finite (got {temperature})"
             )
     if args.method == "md":
-        snapshots = _md_snapshots(sampler.supercell, args)
+        snapshots = _md_snapshots(ideal, args)
     else:
         with checked_options(
             "--method", "--statistics", "--imaginary", "--amplitude", "--min-distance"
@@ -184,22 +194,39 @@ def run(args: argparse.Namespace) -> int:
         snapshots = sampler.sample_config(
             args.temperature, args.n_snapshots, config, seed=args.seed
         )
-    check_displacements(sampler.supercell, snapshots)
+    reference = ideal if args.method == "md" else sampler.supercell
+    check_displacements(reference, snapshots)
     write_snapshots(snapshots, args.out)
-    u = np.array([a.positions - sampler.supercell.positions for a in snapshots])
-    symbols = np.array(sampler.supercell.get_chemical_symbols())
-    rms = {
-        s: float(np.sqrt(np.mean(np.sum(u[:, symbols == s] ** 2, axis=-1))))
-        for s in dict.fromkeys(symbols)
-    }
+    rms = rms_displacements(reference, snapshots)
     text = ", ".join(f"{s} {v:.3f}" for s, v in rms.items())
+    if isinstance(sampler, SolidSolutionSampler):
+        text += f"; bromine fraction x = {sampler.bromine_fraction:g}"
     print(f"wrote {len(snapshots)} snapshots to {args.out}; rms |u| (Å): {text}")
     return 0
 
 
-def load_sampler(source: str) -> PhononSampler:
-    """Return the sampler of a phonopy file or shipped material, or a user error."""
+def load_sampler(source: str) -> SnapshotSampler:
+    """Return the sampler of a phonopy file, shipped material or solid solution.
+
+    A name Ag3SBr<x>I<1-x> that is not a file gives
+    :meth:`SolidSolutionSampler.shipped`; anything that cannot be read is a
+    :class:`UserInputError`.
+    """
+    if source not in MATERIALS and not Path(source).exists():
+        try:
+            fraction = bromine_fraction(source)
+        except ValueError as err:
+            if source.startswith("Ag3SBr") and "I" in source:
+                raise UserInputError(f"phonopy_params: {err}") from err
+        else:
+            return SolidSolutionSampler.shipped(fraction)
     path = resolve_force_constants(source)
+    if not path.is_file():
+        raise UserInputError(
+            f"no phonopy file {source}: give a phonopy_params.yaml, a shipped "
+            f"material ({', '.join(MATERIALS)}) or a solid solution such as "
+            "Ag3SBr0.5I0.5"
+        )
     with phonopy_input(path):
         return PhononSampler.from_file(path)
 
@@ -222,6 +249,28 @@ def check_memory(n_atoms: int, n_snapshots: int) -> None:
         )
 
 
+def displacements(supercell: Atoms, atoms: Atoms) -> np.ndarray:
+    """Return the displacements (Å) of a snapshot from its supercell's sites.
+
+    The sites are the supercell's fractional coordinates in the snapshot's own
+    cell, so that a solid solution's Vegard cell leaves them where they are.
+    """
+    fractional = atoms.get_scaled_positions(wrap=False) - (
+        supercell.get_scaled_positions(wrap=False)
+    )
+    return np.asarray(fractional @ atoms.cell.array)
+
+
+def rms_displacements(supercell: Atoms, snapshots: list[Atoms]) -> dict[str, float]:
+    """Return the RMS displacement (Å) per element over the snapshots."""
+    squares: dict[str, list[float]] = {}
+    for atoms in snapshots:
+        u2 = np.sum(displacements(supercell, atoms) ** 2, axis=1)
+        for symbol, value in zip(atoms.get_chemical_symbols(), u2, strict=True):
+            squares.setdefault(symbol, []).append(float(value))
+    return {s: float(np.sqrt(np.mean(v))) for s, v in squares.items()}
+
+
 def check_displacements(supercell: Atoms, snapshots: list[Atoms]) -> None:
     """Refuse snapshots whose displacements exceed half the supercell's width.
 
@@ -234,7 +283,7 @@ def check_displacements(supercell: Atoms, snapshots: list[Atoms]) -> None:
     cell = supercell.cell
     width = float(np.min(1.0 / np.linalg.norm(cell.reciprocal(), axis=1)))
     largest = max(
-        float(np.linalg.norm(a.positions - supercell.positions, axis=1).max())
+        float(np.linalg.norm(displacements(supercell, a), axis=1).max())
         for a in snapshots
     )
     if largest > width / 2:

@@ -128,6 +128,19 @@ class SnapshotSampler(abc.ABC):
     ) -> list[Atoms]:
         """Like :meth:`sample`, with the options as a :class:`SamplingConfig`."""
 
+    @property
+    @abc.abstractmethod
+    def supercell(self) -> Atoms:
+        """The undisplaced supercell (a copy) whose sites the snapshots displace."""
+
+    def ideal_structure(self, rng: np.random.Generator | None = None) -> Atoms:
+        """Return an undisplaced structure of what is sampled (a copy).
+
+        The supercell; a sampler of a disordered crystal returns one of its
+        configurations, drawn with ``rng``.
+        """
+        return self.supercell
+
 
 class PhononSampler(SnapshotSampler):
     """Thermal snapshots of a supercell from harmonic (or renormalised) phonons.

@@ -116,6 +116,16 @@ class SolidSolutionSampler(SnapshotSampler):
         supercell: Atoms = self._reference.copy()
         return supercell
 
+    def ideal_structure(self, rng: np.random.Generator | None = None) -> Atoms:
+        """Return one random occupation of the supercell, undisplaced, Vegard cell.
+
+        Parameters
+        ----------
+        rng
+            Draws the occupation (default: a fresh generator).
+        """
+        return substitute_iodine(self._reference, self._n_iodine, rng)
+
     def force_constants_temperatures(self, temperature: float) -> tuple[float, float]:
         """Return the T_fc (K) of the bromide's and the iodide's constants used at T."""
         return (
@@ -137,7 +147,7 @@ class SolidSolutionSampler(SnapshotSampler):
         """
         bromide = nearest_sampler(self._bromide, temperature)[1]
         iodide = nearest_sampler(self._iodide, temperature)[1]
-        atoms = substitute_iodine(self._reference, self._n_iodine, rng)
+        atoms = self.ideal_structure(rng)
         x = self._fraction
         force_constants = (
             x * bromide.force_constants + (1.0 - x) * iodide.force_constants

@@ -121,3 +121,47 @@ def test_md_compile_needs_a_model_calculator(tmp_path, capsys) -> None:
     code = main([*argv, "--calculator", "emt", "--compile", "--out", str(out)])
     assert code != 0
     assert "--compile" in capsys.readouterr().err
+
+
+def test_a_solid_solution_name_samples_the_interpolated_end_members(tmp_path) -> None:
+    from ase_phonongnn.sample import SolidSolutionSampler
+    from ase_phonongnn.structures import vegard_lattice_parameter
+
+    out = tmp_path / "mixed.extxyz"
+    argv = ["sample", "Ag3SBr0.25I0.75", "-T", "300", "-n", "4", "--seed", "5"]
+    assert main([*argv, "--imaginary", "floor:0.5", "--out", str(out)]) == 0
+    snaps = ase.io.read(out, ":")
+    expected = SolidSolutionSampler.shipped(0.25).sample(
+        300.0, 4, imaginary="floor:0.5", seed=5
+    )
+    for atoms, reference in zip(snaps, expected, strict=True):
+        assert atoms.get_chemical_formula() == "Ag24Br2I6S8"
+        assert atoms.info[keys.BROMINE_FRACTION] == 0.25
+        # the Vegard cell of x = 1/4, twice the unit cell's lattice parameter
+        assert np.allclose(atoms.cell.lengths(), 2 * vegard_lattice_parameter(0.25))
+        assert np.allclose(atoms.positions, reference.positions, atol=1e-6)
+    # every snapshot draws its own occupation of the 8 halogen sites
+    occupations = {tuple(np.flatnonzero(s.numbers == 53)) for s in snaps}
+    assert len(occupations) > 1
+
+
+def test_off_ensemble_about_a_solid_solution(tmp_path) -> None:
+    out = tmp_path / "off.extxyz"
+    argv = ["sample", "Ag3SBr0.5I0.5", "-n", "1", "--method", "off-ensemble"]
+    assert main([*argv, "--seed", "3", "--out", str(out)]) == 0
+    snaps = ase.io.read(out, ":")
+    assert {s.get_chemical_formula() for s in snaps} == {"Ag24Br4I4S8"}
+
+
+@pytest.mark.parametrize(
+    ("material", "message"),
+    [
+        ("Ag3SBr0.5I0.7", "Ag3SBr<x>I<1-x>"),
+        ("Ag3SCl", "solid solution such as Ag3SBr0.5I0.5"),
+    ],
+)
+def test_a_bad_material_name_is_one_line(tmp_path, capsys, material, message) -> None:
+    out = str(tmp_path / "x.xyz")
+    assert main(["sample", material, "-T", "300", "-n", "1", "--out", out]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
