@@ -6,6 +6,7 @@ import bz2
 import gzip
 import lzma
 import math
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -231,11 +232,17 @@ class Layout:
         """Store rows of structures given by their indices in ``structures``."""
         return [self.rows[i] for i in indices]
 
-    def to_dict(self, seeds: Sequence[int]) -> dict[str, Any]:
-        """Test rows and per-seed pool orders, as store rows, per kind."""
+    def to_dict(
+        self, seeds: Sequence[int], relative_to: Path | None = None
+    ) -> dict[str, Any]:
+        """Test rows and per-seed pool orders, as store rows, per kind.
+
+        The stores' paths are relative to the folder ``relative_to`` where
+        given (that of the results file: it moves with its clone).
+        """
         return {
             kind: {
-                "path": str(self.datasets[kind].path),
+                "path": _portable(self.datasets[kind].path, relative_to),
                 "counts": self.datasets[kind].counts,
                 "digest": self.datasets[kind].digest,
                 "n_used": len(self.datasets[kind].structures),
@@ -310,3 +317,12 @@ def clip_sizes(layout: Layout, config: ExperimentConfig) -> tuple[list[int], str
         "--n-test or --validation-fraction, to reach them."
     )
     return sizes, message
+
+
+def _portable(path: Path, folder: Path | None) -> str:
+    if folder is None:
+        return str(path)
+    try:
+        return os.path.relpath(path.resolve(), folder.resolve())
+    except ValueError:  # another drive (Windows)
+        return str(path)

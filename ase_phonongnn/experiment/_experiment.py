@@ -110,7 +110,7 @@ def run_experiment(
         "data": {kind: datasets[kind].digest for kind in config.kinds},
     }
     results = ResultsFile(config.out / "results.json", setup, fresh=fresh)
-    results.set("splits", layout.to_dict(config.seeds))
+    results.set("splits", layout.to_dict(config.seeds, relative_to=config.out))
     results.set(
         "sizes",
         {"requested": list(config.sizes), "run": sizes, "clipped": clipped},

@@ -125,6 +125,10 @@ def test_test_sets_are_fixed_and_disjoint_from_training(experiment, stores):
     results = experiment["results"]
     for kind in KINDS:
         split = results["splits"][kind]
+        # recorded relative to the results' folder, so that a clone can follow it
+        assert not Path(split["path"]).is_absolute()
+        recorded = (experiment["out"] / split["path"]).resolve()
+        assert recorded == Path(stores[kind]).resolve()
         test = set(split["test_rows"])
         assert len(test) == 8
         with SnapshotStore.open(stores[kind]) as store:
