@@ -27,6 +27,11 @@ Sets (2×2×2 cells, 40 atoms):
   (``force-constants/Ag3SBr_<T>K_model_al3``; only 400 K met the 0.1 THz
   tolerance, the others are their last, stable iterations), and at 100 and
   200 K from the 300 K constants; soft modes floored at 0.5 THz.
+- ``phonon-mixed``: Ag3SBr_x I_(1-x), x = 1/8 … 7/8, at 100 … 600 K, from
+  :class:`~ase_phonongnn.sample.SolidSolutionSampler` over the PBEsol end
+  members of ``phonon-Ag3SBr`` and ``phonon-Ag3SI`` (Φ(x) interpolated,
+  each snapshot its own occupation and masses, Vegard cell); soft modes
+  floored at 0.5 THz.
 - ``off-ensemble``: for the potential, about the ideal cells of the family
   (Ag3SBr, Ag3SI and x = 1/8 … 7/8 at their Vegard lattice parameters, random
   occupation): small displacements (0.005–0.05 Å), isotropic strains of ±3 %
@@ -39,6 +44,7 @@ compositions, so a partly labelled store covers all of them.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable
 from pathlib import Path
@@ -51,6 +57,7 @@ from ase_phonongnn.data import force_constants_path
 from ase_phonongnn.sample import (
     OFF_ENSEMBLE_KINDS,
     PhononSampler,
+    SolidSolutionSampler,
     off_ensemble_snapshots,
 )
 from ase_phonongnn.structures import solid_solution, substitute_iodine
@@ -160,6 +167,37 @@ def phonon_ag3sbr(part: int) -> list[Atoms]:
     return frames
 
 
+@functools.cache
+def _pbesol_end_members() -> tuple[dict[float, PhononSampler], ...]:
+    """Read the renormalised PBEsol constants of Ag3SBr (al3) and Ag3SI (al2)."""
+    return tuple(
+        {
+            t: PhononSampler.from_file(
+                FORCE_CONSTANTS / f"{material}_{t:.0f}K_model_{tag}_params.yaml.xz"
+            )
+            for t in temperatures
+        }
+        for material, tag, temperatures in (
+            ("Ag3SBr", "al3", TEMPERATURES),
+            ("Ag3SI", "al2", PHONON_TEMPERATURES),
+        )
+    )
+
+
+def phonon_mixed(part: int) -> list[Atoms]:
+    """Part ``part`` of the ``phonon-mixed`` set."""
+    pairs = itertools.cycle(itertools.product(PHONON_TEMPERATURES, IODINE_SITES))
+    frames = []
+    for i, (t, n_iodine) in zip(
+        range(PART), itertools.islice(pairs, PART * part, None), strict=False
+    ):
+        sampler = SolidSolutionSampler(1.0 - n_iodine / 8, *_pbesol_end_members())
+        frames += sampler.sample(
+            t, 1, "normal-mode", imaginary="floor:0.5", seed=9000 * part + i
+        )
+    return frames
+
+
 def off_ensemble(part: int) -> list[Atoms]:
     """Part ``part`` of the ``off-ensemble`` set."""
     fractions = (1.0, 0.0, *(k / 8 for k in range(1, 8)))
@@ -186,6 +224,7 @@ SETS: dict[str, Callable[[int], list[Atoms]]] = {
     "phonon-Ag3SI": phonon_ag3si,
     "off-ensemble-relaxed": off_ensemble_relaxed,
     "phonon-Ag3SBr": phonon_ag3sbr,
+    "phonon-mixed": phonon_mixed,
 }
 
 
