@@ -27,8 +27,9 @@ import numpy as np
 from ase import Atoms, units
 from ase.calculators.calculator import BaseCalculator
 from ase.constraints import FixCom
+from ase.md import velocitydistribution
 from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.md.velocitydistribution import Stationary
 from ase.neighborlist import neighbor_list
 from numpy.typing import NDArray
 from tqdm.auto import tqdm
@@ -36,6 +37,22 @@ from tqdm.auto import tqdm
 from ase_phonongnn import __version__, keys
 
 _log = logging.getLogger(__name__)
+
+
+def _thermalize(atoms: Atoms, temperature: float, rng: Any) -> None:
+    """Draw Maxwell-Boltzmann momenta at ``temperature`` K with ASE.
+
+    ``thermalize_momenta`` from ASE 3.29 on, where it replaces the deprecated
+    ``MaxwellBoltzmannDistribution`` (the same draw).
+    """
+    draw = getattr(velocitydistribution, "thermalize_momenta", None)
+    if draw is not None:
+        draw(atoms, temperature, rng=rng)
+    else:
+        velocitydistribution.MaxwellBoltzmannDistribution(
+            atoms, temperature_K=temperature, rng=rng
+        )
+
 
 #: ``atoms.info`` keys of the MD provenance besides method, temperature, seed.
 TIMESTEP_FS = "md_timestep_fs"
@@ -344,7 +361,7 @@ def langevin(
     system = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
     system.calc = calc
     system.set_constraint(FixCom())
-    MaxwellBoltzmannDistribution(system, temperature_K=temperature, rng=rng)
+    _thermalize(system, temperature, rng)
     Stationary(system)
     dynamics = Langevin(
         system,
