@@ -124,11 +124,21 @@ class PhononGNNCalc(Calculator):
 
     Examples
     --------
-    >>> from ase.md.verlet import VelocityVerlet  # doctest: +SKIP
-    >>> atoms.calc = PhononGNNCalc(["m1.safetensors", "m2.safetensors"])
-    >>> gap, spread = atoms.calc.get_property("band_gap", atoms), \
-    ...     atoms.calc.get_property("band_gap_std", atoms)
-    >>> VelocityVerlet(atoms, timestep=1.0 * units.fs).run(100)
+    The shipped committee on the ideal Ag3SBr supercell, then a few MD steps
+    (a committee of your own: ``PhononGNNCalc(["m1.safetensors",
+    "m2.safetensors"])``):
+
+    >>> from ase import units
+    >>> from ase.md.verlet import VelocityVerlet
+    >>> from ase_phonongnn.structures import antiperovskite
+    >>> atoms = antiperovskite("Br").repeat(2)
+    >>> atoms.calc = PhononGNNCalc()
+    >>> gap = atoms.calc.get_property("band_gap", atoms)
+    >>> spread = atoms.calc.get_property("band_gap_std", atoms)
+    >>> gap > 0.0 and spread >= 0.0
+    True
+    >>> VelocityVerlet(atoms, timestep=1.0 * units.fs).run(5)
+    True
     """
 
     #: Everything the calculator can give; an instance lists what its model gives.

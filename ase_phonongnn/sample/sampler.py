@@ -171,8 +171,15 @@ class PhononSampler(SnapshotSampler):
 
     Examples
     --------
-    >>> sampler = PhononSampler.from_file("phonopy_params.yaml")  # doctest: +SKIP
-    >>> snapshots = sampler.sample(300.0, 100, method="normal-mode", seed=1)
+    Any phonopy_params.yaml with force constants, here the shipped Ag3SBr
+    renormalised at 300 K:
+
+    >>> from ase_phonongnn.data import force_constants_path
+    >>> sampler = PhononSampler.from_file(force_constants_path("Ag3SBr", 300))
+    >>> snapshots = sampler.sample(300.0, 4, method="normal-mode",
+    ...                            imaginary="floor:0.5", seed=1)
+    >>> len(snapshots), snapshots[0].get_chemical_formula()
+    (4, 'Ag24Br8S8')
     """
 
     def __init__(
