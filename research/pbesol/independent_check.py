@@ -1,6 +1,6 @@
 """The family committee on PBEsol labels made after it was trained.
 
-    python research/pbesol/independent_check.py REV [--model pbesol] [--out NAME]
+    python research/pbesol/independent_check.py REV [--model NAME|A,B] [--out NAME]
 
 REV is the commit whose stores the committee was trained on (the one its
 training log names). Every label in the stores as they are now that was not
@@ -53,7 +53,11 @@ def main() -> None:
     """Score the committee on the new labels, per store and per class."""
     parser = argparse.ArgumentParser()
     parser.add_argument("revision")
-    parser.add_argument("--model", default="pbesol")
+    parser.add_argument(
+        "--model",
+        default="pbesol",
+        help="a shipped name, or model files separated by commas (a committee)",
+    )
     parser.add_argument("--out", default="independent_check.json", help="beside this")
     args = parser.parse_args()
     seen = hashes_at(args.revision)
@@ -70,8 +74,10 @@ def main() -> None:
             groups[f"class {material(atoms)}"].append(atoms)
             groups["all"].append(atoms)
     result = {"model": args.model, "trained_on": args.revision}
+    parts = args.model.split(",")
+    model = parts if len(parts) > 1 else args.model
     for name, frames in sorted(groups.items()):
-        result[name] = evaluate(args.model, frames, device="cpu")
+        result[name] = evaluate(model, frames, device="cpu")
         scores = {
             p: (round(v["mae"], 4), round(v["r2"], 2)) for p, v in result[name].items()
         }
