@@ -60,7 +60,6 @@ from tqdm.auto import tqdm
 
 from ase_phonongnn import PhononGNNCalc
 from ase_phonongnn.data import force_constants_path
-from ase_phonongnn.errors import LabelError
 from ase_phonongnn.label import resolve_calculator
 from ase_phonongnn.sample import PhononSampler
 from ase_phonongnn.sample.md import MDCollapseError, check_physical, langevin
@@ -84,7 +83,8 @@ def label(atoms: Atoms, labeller: BaseCalculator) -> dict[str, float] | None:
     try:
         energy = system.get_potential_energy() / len(system)
         forces = system.get_forces()
-    except (CalculationFailed, LabelError):
+    except Exception:  # any failure, recorded as the labelling pipeline does
+        # (e.g. GPAW's singular overlap where a collapsed model put atoms together)
         return None
     return {
         "energy_per_atom": float(energy),

@@ -1,12 +1,19 @@
-r"""Where the GFN2-xTB committee leaves its data as a potential, label it there.
+r"""Where a committee leaves its data as a potential, label it there.
 
-    python research/active_learning_gfn2.py --round 1           # explore
+    python research/active_learning.py --round 1           # explore (GFN2-xTB)
     phonongnn label research/datasets/active-Ag3SBr-round1.extxyz \
         --out datasets/gfn2-xtb/active-Ag3SBr.h5 --calculator gfn2-xtb \
-        --calculator-option retry=False                         # label
+        --calculator-option retry=False                    # label
 
-One round of active learning on the 2×2×2 Ag3SBr cell, with the committee
-(``--model`` files, default the shipped ``gfn2-xtb``) as the potential:
+    python research/active_learning.py --model pbesol --force-constants \
+        research/pbesol/force-constants/Ag3SBr_300K_model_al3_params.yaml.xz \
+        --threshold 0.05 --strained 0 \
+        --out research/pbesol/samples/active-Ag3SBr-part0.extxyz
+
+One round of active learning on a 2×2×2 cell, with the committee
+(``--model``: member files or a shipped name, default ``gfn2-xtb``) as the
+potential, from seeded snapshots of ``--force-constants`` (default the
+shipped Ag3SBr constants renormalised at 300 K):
 
 1. **MD.** ASE Langevin at 300, 450 and 600 K (1 fs, friction 0.01/fs) from
    seeded phonon-informed snapshots at that temperature, at most ``--md-ps``
@@ -22,14 +29,17 @@ One round of active learning on the 2×2×2 Ag3SBr cell, with the committee
    isotropically by −8 … +12 % (the GFN2-xTB equation of state has its
    minimum near +3 %; a cell filter goes there) with shears of up to ±2 %.
 
-The frames go to ``research/datasets/active-Ag3SBr-round<N>.extxyz`` with
-their provenance (``method`` "active", ``active_source``, the spread, the
-step); the labels to the dataset ``gfn2-xtb-active-Ag3SBr``, on the first
-rung of GFN2-xTB's retry ladder as the other training stores.
+The frames go to ``--out`` (default
+``research/datasets/active-Ag3SBr-round<N>.extxyz``) with their provenance
+(``method`` "active", ``active_source``, the spread, the step). The GFN2-xTB
+round labels them into the dataset ``gfn2-xtb-active-Ag3SBr``, on the first
+rung of GFN2-xTB's retry ladder as the other training stores; the PBEsol one
+into ``pbesol-active-Ag3SBr`` (``research/pbesol/label.sh``).
 
-    python research/active_learning_gfn2.py --summary   # labelled and failed
+    python research/active_learning.py --summary   # labelled and failed
 
-counts the store's labels and SCF failures by where the frames came from.
+counts the GFN2-xTB store's labels and SCF failures by where the frames came
+from.
 """
 
 from __future__ import annotations
@@ -187,23 +197,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--summary", action="store_true")
     parser.add_argument("--round", type=int, default=1)
-    parser.add_argument("--model", nargs="*", default=None, help="member files")
+    parser.add_argument("--model", nargs="*", default=None, help="files, or a name")
     parser.add_argument("--calibration", default=None)
     parser.add_argument("--threshold", type=float, default=0.015, help="eV/atom")
     parser.add_argument("--md-ps", type=float, default=4.0)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--strained", type=int, default=80)
+    parser.add_argument(
+        "--force-constants",
+        type=Path,
+        default=force_constants_path("Ag3SBr", 300),
+        help="phonopy file whose snapshots start the runs",
+    )
+    parser.add_argument("--out", type=Path, default=None, help=".extxyz")
     args = parser.parse_args()
     if args.summary:
         summary()
         return
-    spec: Any = args.model or "gfn2-xtb"
+    # one name or file, or a committee of files
+    spec: Any = "gfn2-xtb"
+    if args.model:
+        spec = args.model[0] if len(args.model) == 1 else args.model
     scale = None
     if args.calibration:
         scale = json.loads(Path(args.calibration).read_text())["spread_scale"]
     calc = PhononGNNCalc(spec, device="cpu", compile_messages=True, spread_scale=scale)
-    sampler = PhononSampler.from_file(force_constants_path("Ag3SBr", 300))
-    out = HERE / f"active-Ag3SBr-round{args.round}.extxyz"
+    sampler = PhononSampler.from_file(args.force_constants)
+    out = args.out or HERE / f"active-Ag3SBr-round{args.round}.extxyz"
     frames: list[Atoms] = []
     base = 100 * args.round
     for temperature in MD_TEMPERATURES:
