@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from ase_phonongnn.model import GraphModel
     from ase_phonongnn.prediction._models import Committee, ModelSpec
 
+#: The committee's energy spread per atom, the result ``max_energy_spread`` checks.
+ENERGY_SPREAD = f"{keys.ENERGY_PER_ATOM}_std"
+
 
 class PhononGNNCalc(Calculator):
     r"""ASE calculator of energy, forces, stress, band gap, VBM, hydrostatic stress.
@@ -104,6 +107,16 @@ class PhononGNNCalc(Calculator):
         calibration fitted by :func:`~ase_phonongnn.prediction.calibrate_spread`
         for model files; None (default) takes a shipped committee's own
         calibration, and 1 for other models.
+    max_energy_spread
+        eV/atom: a calculation where the committee's (calibrated) energy
+        spread per atom exceeds it raises
+        :class:`~ase_phonongnn.prediction.OutsideTrainingDataError`, an ASE
+        ``CalculationFailed``, so that a relaxation, MD run or phonopy force
+        set stops where the model leaves its training data instead of
+        following it into a hole. None (default): no limit. Needs a
+        committee with an energy; a few times the spread on the training
+        ensemble is a sensible value (0.03 for the shipped committees, whose
+        spread on thermal snapshots is 1-15 meV/atom).
 
     Raises
     ------
@@ -162,6 +175,7 @@ class PhononGNNCalc(Calculator):
         *,
         compile_messages: bool = False,
         spread_scale: Mapping[str, float] | None = None,
+        max_energy_spread: float | None = None,
     ) -> None:
         from ase_phonongnn.prediction._models import Committee
 
@@ -177,6 +191,17 @@ class PhononGNNCalc(Calculator):
         self.implemented_properties = list(  # type: ignore[misc]
             self.committee.output_names
         )
+        if max_energy_spread is not None:
+            if not max_energy_spread > 0:
+                raise ValueError(
+                    f"max_energy_spread must be > 0 eV/atom (got {max_energy_spread})"
+                )
+            if ENERGY_SPREAD not in self.implemented_properties:
+                raise ValueError(
+                    "max_energy_spread needs a committee (several models) with an "
+                    "energy; give several model files or a shipped committee"
+                )
+        self.max_energy_spread = max_energy_spread
         self.parameters.update(
             model=list(self.committee.sources),
             device=str(self.committee.device),
@@ -247,4 +272,18 @@ class PhononGNNCalc(Calculator):
                 results[name] = np.array(value[0])
             else:
                 results[name] = float(value[0])
+        spread = results.get(ENERGY_SPREAD)
+        limit = self.max_energy_spread
+        if limit is not None and spread is not None and not spread <= limit:
+            from ase_phonongnn.prediction import OutsideTrainingDataError
+
+            self.results = {}
+            raise OutsideTrainingDataError(
+                f"the committee's energy spread is {1000 * spread:.1f} meV/atom, "
+                f"above max_energy_spread={limit:g} eV/atom: this structure is "
+                "outside the models' training data (label it and fine-tune, or "
+                "raise the limit)",
+                spread,
+                limit,
+            )
         self.results = results

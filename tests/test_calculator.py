@@ -272,6 +272,42 @@ def test_bfgs_relaxes_a_rattled_crystal_back_to_the_lattice(cu_potential):
     assert np.abs(shift).max() < 0.01
 
 
+def test_max_energy_spread_stops_where_the_committee_leaves_its_data(
+    cu_committee, cu_snapshots
+):
+    from ase.calculators.calculator import CalculationFailed
+    from ase.filters import FrechetCellFilter
+
+    from ase_phonongnn.prediction import OutsideTrainingDataError
+
+    calc = PhononGNNCalc(cu_committee, device="cpu", max_energy_spread=0.02)
+    # the thermal snapshots the members were trained on: spreads of 1-5 meV/atom
+    for snapshot in cu_snapshots[::6]:
+        atoms = snapshot.copy()
+        atoms.calc = calc
+        atoms.get_potential_energy()
+        assert calc.results["energy_per_atom_std"] < 0.02
+    # compressed by 15 %, where no training structure was: the members part
+    compressed = bulk("Cu", "fcc", a=0.85 * 3.61, cubic=True) * (2, 2, 2)
+    compressed.calc = calc
+    with pytest.raises(OutsideTrainingDataError, match="outside the models'") as err:
+        compressed.get_potential_energy()
+    assert err.value.spread > 10 * err.value.limit
+    assert calc.results == {}  # nothing cached to be read back unchecked
+    # an ASE CalculationFailed: an optimiser stops there
+    with pytest.raises(CalculationFailed):
+        BFGS(FrechetCellFilter(compressed), logfile=None).run(fmax=0.01, steps=5)
+
+
+def test_max_energy_spread_needs_a_positive_limit_and_a_committee(
+    cu_committee, cu_potential
+):
+    with pytest.raises(ValueError, match="must be > 0"):
+        PhononGNNCalc(cu_committee, device="cpu", max_energy_spread=0.0)
+    with pytest.raises(ValueError, match="needs a committee"):
+        PhononGNNCalc(cu_potential, device="cpu", max_energy_spread=0.03)
+
+
 def test_model_without_energy_head_refuses_energy_forces_stress():
     config = ModelConfig(
         model="ours",

@@ -48,6 +48,7 @@ from ase_phonongnn.prediction._composition import (
 from ase_phonongnn.prediction._config import PredictionConfig
 from ase_phonongnn.prediction._errors import (
     DeviceUnavailableError,
+    OutsideTrainingDataError,
     PredictionSetupError,
     UnsupportedElementError,
     UnsupportedStructureError,
@@ -76,6 +77,7 @@ __all__ = [
     "Committee",
     "CompositionMap",
     "DeviceUnavailableError",
+    "OutsideTrainingDataError",
     "PredictionConfig",
     "PredictionSetupError",
     "PredictionWriter",

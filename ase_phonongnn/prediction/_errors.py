@@ -9,7 +9,7 @@ three keep working.
 
 from __future__ import annotations
 
-from ase.calculators.calculator import CalculatorSetupError
+from ase.calculators.calculator import CalculationFailed, CalculatorSetupError
 
 from ase_phonongnn.errors import PhononGNNError, UnknownElementError
 
@@ -28,3 +28,23 @@ class UnsupportedStructureError(PredictionSetupError):
 
 class UnsupportedElementError(UnsupportedStructureError, UnknownElementError):
     """A structure contains an element that a model was not trained on."""
+
+
+class OutsideTrainingDataError(CalculationFailed, PhononGNNError):
+    """A committee's energy spread passed its limit: outside the training data.
+
+    An ASE :class:`~ase.calculators.calculator.CalculationFailed`, so that
+    optimisers, MD and phonopy's force sets stop as on a failed calculation.
+
+    Attributes
+    ----------
+    spread
+        The calibrated energy spread of the structure, eV/atom.
+    limit
+        The limit it passed, eV/atom.
+    """
+
+    def __init__(self, message: str, spread: float, limit: float) -> None:
+        super().__init__(message)
+        self.spread = spread
+        self.limit = limit
