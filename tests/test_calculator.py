@@ -352,6 +352,14 @@ def test_structure_that_is_not_a_crystal_is_a_clear_error(cu_potential, structur
         calc.get_potential_energy(structure)
 
 
+def test_non_finite_positions_are_a_clear_error(cu_potential):
+    calc = PhononGNNCalc(cu_potential, device="cpu")
+    diverged = bulk("Cu", "fcc", a=3.61, cubic=True)
+    diverged.positions[0, 0] = np.nan  # as an MD run that blew up leaves it
+    with pytest.raises(UnsupportedStructureError, match="non-finite positions"):
+        calc.get_potential_energy(diverged)
+
+
 def test_missing_model_file_is_a_clear_error(tmp_path):
     missing = tmp_path / "nothing.safetensors"
     with pytest.raises(FileNotFoundError, match=f"no model file at {missing}"):

@@ -362,8 +362,8 @@ class Committee:
         TypeError
             If it is not an ``ase.Atoms``.
         UnsupportedStructureError
-            If it is empty, not periodic in three directions or has a
-            degenerate cell.
+            If it is empty, not periodic in three directions, has a
+            degenerate cell or non-finite positions.
         UnsupportedElementError
             If it has an element that a model does not know.
         """
@@ -380,6 +380,12 @@ class Committee:
                 f"crystal (pbc={atoms.pbc.tolist()}, cell volume {volume:.3g} Å^3); "
                 "the models describe bulk crystals: give it its full 3x3 cell and "
                 "set atoms.pbc = True"
+            )
+        if not (np.isfinite(atoms.positions).all() and np.isfinite(volume)):
+            raise UnsupportedStructureError(
+                f"{where} ({formula(atoms)}) has non-finite positions or cell (NaN "
+                "or inf), as a diverged MD run or relaxation leaves them; restart "
+                "from its last finite structure"
             )
         unknown = sorted(set(atoms.numbers.tolist()) - set(self.species))
         if unknown:
