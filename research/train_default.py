@@ -407,16 +407,16 @@ if args.summarise:
         except ValueError:
             return str(path)
 
+    tests = {
+        store.stem: [structures[i] for i in split.test if origin[i] == k]
+        for k, store in enumerate(args.stores)
+    }
     report = {
         "stores": [shown(s) for s in args.stores],
         "n": {k: len(v) for k, v in split.to_dict().items()},
         "spread_scale": scale,
-        "test": {
-            store.stem: test_report(
-                [structures[i] for i in split.test if origin[i] == k]
-            )
-            for k, store in enumerate(args.stores)
-        },
+        # a small store may have no snapshot in the test set
+        "test": {name: test_report(test) for name, test in tests.items() if test},
         "records_test": records_test,
     }
     (records / f"report-{args.committee}.json").write_text(json.dumps(report, indent=1))
