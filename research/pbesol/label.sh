@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-SETS=${SETS:-"random-Ag3SBr off-ensemble off-ensemble-relaxed phonon-Ag3SI random-Ag3SI random-mixed thermal-Ag3SI thermal-mixed"}
+SETS=${SETS:-"active-Ag3SBr phonon-Ag3SBr phonon-mixed off-ensemble off-ensemble-relaxed random-Ag3SBr random-mixed phonon-Ag3SI random-Ag3SI thermal-Ag3SI thermal-mixed"}
 mkdir -p datasets/pbesol
 for part in 0 1 2 3 4 5 6 7 8 9; do
   for set in $SETS; do
