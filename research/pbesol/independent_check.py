@@ -23,7 +23,7 @@ from ase import Atoms
 from counts import committed_stores
 
 from ase_phonongnn import keys
-from ase_phonongnn.prediction import evaluate
+from ase_phonongnn.prediction import Committee, evaluate
 from ase_phonongnn.store import SnapshotStore
 
 HERE = Path(__file__).resolve().parent
@@ -75,9 +75,9 @@ def main() -> None:
             groups["all"].append(atoms)
     result = {"model": args.model, "trained_on": args.revision}
     parts = args.model.split(",")
-    model = parts if len(parts) > 1 else args.model
+    committee = Committee.load(parts if len(parts) > 1 else args.model, "cpu")
     for name, frames in sorted(groups.items()):
-        result[name] = evaluate(model, frames, device="cpu")
+        result[name] = evaluate(committee, frames)
         scores = {
             p: (round(v["mae"], 4), round(v["r2"], 2)) for p, v in result[name].items()
         }
