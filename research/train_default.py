@@ -38,7 +38,9 @@ digests), evaluates the
 members and the committee on each store's test set, scores the other runs'
 test predictions on each store's part of their test set (named by content
 hash in the record) and writes ``research/default-model/report-<committee>.json``
-(``report.json``: the six-member committee of PaiNN's norm), with the
+(``report.json``: the six-member committee of PaiNN's norm; ``--candidate
+STEM ...`` does the same for member files of ``--out`` not yet shipped,
+``--committee`` naming the outputs), with the
 committee's metrics also without the σh labels that ``research/stress_screen.py``
 flags (run it first; another SCF solution, kept in every set).
 
@@ -102,6 +104,13 @@ parser.add_argument(
     help="with --summarise: the committee of ase_phonongnn/data/models.json to "
     "calibrate and report on (<out>/<committee>.calibration.json, "
     "<out>/report-<committee>.json)",
+)
+parser.add_argument(
+    "--candidate",
+    nargs="*",
+    default=[],
+    help="with --summarise: calibrate and report on these member files (stems) "
+    "of --out instead of the manifest's; --committee then only names the outputs",
 )
 parser.add_argument("--hidden-channels", type=int, default=64)
 parser.add_argument(
@@ -293,8 +302,11 @@ if args.summarise:
     # and, where the record names its test snapshots, on each store's part
     # the members the manifest lists, its calibration not yet checked: this
     # refits it, e.g. after the manifest's member list changed
-    listed = read_manifest()["models"][args.committee]["members"]
-    shipped = [DATA_DIR / member["file"] for member in listed]
+    if args.candidate:
+        shipped = [args.out / f"{stem}.safetensors" for stem in args.candidate]
+    else:
+        listed = read_manifest()["models"][args.committee]["members"]
+        shipped = [DATA_DIR / member["file"] for member in listed]
     labelled = {a.info[keys.CONTENT_HASH]: k for k, a in enumerate(structures)}
 
     def by_store(payload: dict) -> dict[str, dict]:
@@ -371,8 +383,9 @@ if args.summarise:
 
     def test_report(test: list) -> dict:
         """Return the members' and the committee's metrics on one test set."""
-        committee = predict(args.committee, test, properties=targets)
-        if named_model(args.committee).spread_scale is None:
+        spec = [str(p) for p in shipped] if args.candidate else args.committee
+        committee = predict(spec, test, properties=targets)
+        if args.candidate or named_model(args.committee).spread_scale is None:
             # a committee not yet shipped with its calibration: the one fitted
             # above, as the shipped calibration file would apply it
             for t in targets:
