@@ -76,7 +76,7 @@ from ase_phonongnn.model import (
     save_model,
     sha256,
 )
-from ase_phonongnn.prediction import calibrate_spread, predict
+from ase_phonongnn.prediction import Committee, calibrate_spread, predict
 from ase_phonongnn.train import (
     TrainConfig,
     TrainResult,
@@ -381,15 +381,17 @@ if args.summarise:
             "within_one_spread": float(np.mean(np.abs(error) < spread)),
         }
 
+    # a committee not yet shipped with its calibration gets the one fitted
+    # above, as the shipped calibration file would apply it
+    unshipped = args.candidate or named_model(args.committee).spread_scale is None
+    shipped_committee = Committee.load(
+        [str(p) for p in shipped] if args.candidate else args.committee,
+        spread_scale=scale if unshipped else None,
+    )
+
     def test_report(test: list) -> dict:
         """Return the members' and the committee's metrics on one test set."""
-        spec = [str(p) for p in shipped] if args.candidate else args.committee
-        committee = predict(spec, test, properties=targets)
-        if args.candidate or named_model(args.committee).spread_scale is None:
-            # a committee not yet shipped with its calibration: the one fitted
-            # above, as the shipped calibration file would apply it
-            for t in targets:
-                committee[t + "_std"] = committee[t + "_std"] * scale[t]
+        committee = predict(shipped_committee, test, properties=targets)
         labels = {t: np.array([a.info[t] for a in test]) for t in targets}
         kept = np.array([a.info[keys.CONTENT_HASH] not in screened for a in test])
         return {
