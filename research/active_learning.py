@@ -93,47 +93,79 @@ def md_run(
     seed: int,
     steps: int,
     threshold: float,
+    past_exit: int = 0,
 ) -> list[Atoms]:
-    """Run Langevin MD; return the kept frames and the first one out of the data."""
+    """Run Langevin MD; return the frames kept and those about the exit.
+
+    Every ``KEEP_EVERY`` steps a frame is kept; where the spread first
+    exceeds ``threshold`` the frame checked before, that one and the
+    ``past_exit`` checked frames after it are kept, and the run stops.
+    """
     system, dynamics = langevin(
         start, calc, temperature, 1.0, 0.01, np.random.RandomState(seed)
     )
     source = f"md {temperature:g} K seed {seed}"
     kept: list[Atoms] = []
     previous = frame(system, source, 0, calc)
+    beyond = -1  # checks left past the exit; -1 while inside the data
     for step in tqdm(range(CHECK, steps + 1, CHECK), desc=source, leave=False):
         try:
             dynamics.run(CHECK)
         except Exception:  # collapsed within the check interval
-            kept.append(previous)
+            kept += [] if kept and kept[-1] is previous else [previous]
             break
         current = frame(system, source, step, calc)
-        if current.info["active_spread"] > threshold:
+        if beyond >= 0:
+            kept.append(current)
+            beyond -= 1
+            if beyond < 0:
+                break
+        elif current.info["active_spread"] > threshold:
             # the frame before may be kept already (every KEEP_EVERY steps)
             kept += [current] if kept and kept[-1] is previous else [previous, current]
-            break
-        if step % KEEP_EVERY == 0:
+            if past_exit == 0:
+                break
+            beyond = past_exit - 1
+        elif step % KEEP_EVERY == 0:
             kept.append(current)
         previous = current
     return kept
 
 
 def relax_run(
-    start: Atoms, calc: PhononGNNCalc, cell: bool, seed: int, threshold: float
+    start: Atoms,
+    calc: PhononGNNCalc,
+    cell: bool,
+    seed: int,
+    threshold: float,
+    past_exit: int = 0,
 ) -> list[Atoms]:
-    """Relax; return every 10th step up to the first frame out of the data."""
+    """Relax; return every 10th step up to the first frame out of the data.
+
+    The spread is checked at every step; the first step past ``threshold``
+    is kept, with the ``past_exit`` steps after it.
+    """
     system = start.copy()
     system.calc = calc
     optimiser = BFGS(FrechetCellFilter(system) if cell else system, logfile=None)
     source = f"{'cell-filter' if cell else 'bfgs'} seed {seed}"
     kept: list[Atoms] = []
+    beyond = -1  # steps left past the exit; -1 while inside the data
     for step, _ in enumerate(optimiser.irun(fmax=0.05, steps=400)):
-        if step % CHECK:
+        if beyond >= 0:
+            kept.append(frame(system, source, step, calc))
+            beyond -= 1
+            if beyond < 0:
+                break
             continue
         current = frame(system, source, step, calc)
-        kept.append(current)
         if current.info["active_spread"] > threshold:
-            break
+            kept.append(current)
+            if past_exit == 0:
+                break
+            beyond = past_exit - 1
+        elif step % CHECK == 0:
+            kept.append(current)
     return kept
 
 
@@ -204,6 +236,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--strained", type=int, default=80)
     parser.add_argument(
+        "--past-exit",
+        type=int,
+        default=0,
+        help="frames kept after the first one out of the data (relaxation steps, "
+        "MD checks)",
+    )
+    parser.add_argument(
         "--force-constants",
         type=Path,
         default=force_constants_path("Ag3SBr", 300),
@@ -232,7 +271,13 @@ def main() -> None:
                 temperature, 1, "normal-mode", imaginary="floor:0.5", seed=seed
             )[0]
             run = md_run(
-                start, calc, temperature, seed, int(1000 * args.md_ps), args.threshold
+                start,
+                calc,
+                temperature,
+                seed,
+                int(1000 * args.md_ps),
+                args.threshold,
+                args.past_exit,
             )
             last = run[-1].info if run else {}
             print(
@@ -246,7 +291,7 @@ def main() -> None:
             start = sampler.sample(
                 300, 1, "normal-mode", imaginary="floor:0.5", seed=seed
             )[0]
-            run = relax_run(start, calc, cell, seed, args.threshold)
+            run = relax_run(start, calc, cell, seed, args.threshold, args.past_exit)
             print(
                 f"relax cell={cell} seed {seed}: {len(run)} frames, last step "
                 f"{run[-1].info['active_step']}, spread "
