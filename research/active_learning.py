@@ -24,7 +24,13 @@ shipped Ag3SBr constants renormalised at 300 K):
    model's artefact, not the crystal's.
 2. **Relaxations.** BFGS at the fixed cell and on a ``FrechetCellFilter``
    from seeded 300 K snapshots; every 10th step is kept until the spread
-   first exceeds the threshold, which is kept and ends the run.
+   first exceeds the threshold (checked at every step), which is kept and
+   ends the run.
+
+With ``--past-exit K`` a run goes on for K relaxation steps (MD: K checks)
+after its exit and keeps them: where the labeller's SCF fails on the exit
+frames themselves, the frames a few steps along the model's false descent
+are where it can still be told the energy goes up.
 3. **Strains.** Phonon-informed snapshots at 100–600 K in cells strained
    isotropically by −8 … +12 % (the GFN2-xTB equation of state has its
    minimum near +3 %; a cell filter goes there) with shears of up to ±2 %.
