@@ -118,7 +118,8 @@ def md_run(
         try:
             dynamics.run(CHECK)
         except Exception:  # collapsed within the check interval
-            kept += [] if kept and kept[-1] is previous else [previous]
+            if not (kept and kept[-1] is previous):
+                kept.append(previous)
             break
         current = frame(system, source, step, calc)
         if beyond >= 0:
