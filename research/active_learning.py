@@ -15,17 +15,18 @@ One round of active learning on a 2×2×2 cell, with the committee
 potential, from seeded snapshots of ``--force-constants`` (default the
 shipped Ag3SBr constants renormalised at 300 K):
 
-1. **MD.** ASE Langevin at 300, 450 and 600 K (1 fs, friction 0.01/fs) from
-   seeded phonon-informed snapshots at that temperature, at most ``--md-ps``
-   each. Every 250 steps a frame is kept (the committee's own MD ensemble);
+1. **MD.** ASE Langevin at 300, 450 and 600 K (``--temperatures``; 1 fs,
+   friction 0.01/fs) from seeded phonon-informed snapshots at that
+   temperature, at most ``--md-ps`` each. Every 250 steps (``--keep-every``)
+   a frame is kept (the committee's own MD ensemble);
    the energy spread is checked every 10 steps, and where it first exceeds
    ``--threshold`` the run keeps that frame and the one checked before it,
    and stops: past it the model is outside its data and what follows is the
    model's artefact, not the crystal's.
 2. **Relaxations.** BFGS at the fixed cell and on a ``FrechetCellFilter``
-   from seeded 300 K snapshots; every 10th step is kept until the spread
-   first exceeds the threshold (checked at every step), which is kept and
-   ends the run.
+   from seeded 300 K snapshots (``--relax-seeds`` of each, 0 for none);
+   every 10th step is kept until the spread first exceeds the threshold
+   (checked at every step), which is kept and ends the run.
 
 With ``--past-exit K`` a run goes on for K relaxation steps (MD: K checks)
 after its exit and keeps them: where the labeller's SCF fails on the exit
@@ -100,10 +101,11 @@ def md_run(
     steps: int,
     threshold: float,
     past_exit: int = 0,
+    keep_every: int = KEEP_EVERY,
 ) -> list[Atoms]:
     """Run Langevin MD; return the frames kept and those about the exit.
 
-    Every ``KEEP_EVERY`` steps a frame is kept; where the spread first
+    Every ``keep_every`` steps a frame is kept; where the spread first
     exceeds ``threshold`` the frame checked before, that one and the
     ``past_exit`` checked frames after it are kept, and the run stops.
     """
@@ -133,7 +135,7 @@ def md_run(
             if past_exit == 0:
                 break
             beyond = past_exit - 1
-        elif step % KEEP_EVERY == 0:
+        elif step % keep_every == 0:
             kept.append(current)
         previous = current
     return kept
@@ -243,6 +245,18 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--strained", type=int, default=80)
     parser.add_argument(
+        "--temperatures", type=float, nargs="+", default=list(MD_TEMPERATURES)
+    )
+    parser.add_argument(
+        "--keep-every", type=int, default=KEEP_EVERY, help="MD steps between frames"
+    )
+    parser.add_argument(
+        "--relax-seeds",
+        type=int,
+        default=None,
+        help="relaxations per kind (default twice --seeds; 0 skips them)",
+    )
+    parser.add_argument(
         "--past-exit",
         type=int,
         default=0,
@@ -272,7 +286,7 @@ def main() -> None:
     out = args.out or HERE / f"active-Ag3SBr-round{args.round}.extxyz"
     frames: list[Atoms] = []
     base = 100 * args.round
-    for temperature in MD_TEMPERATURES:
+    for temperature in args.temperatures:
         for seed in range(base, base + args.seeds):
             start = sampler.sample(
                 temperature, 1, "normal-mode", imaginary="floor:0.5", seed=seed
@@ -285,6 +299,7 @@ def main() -> None:
                 int(1000 * args.md_ps),
                 args.threshold,
                 args.past_exit,
+                args.keep_every,
             )
             last = run[-1].info if run else {}
             print(
@@ -293,8 +308,9 @@ def main() -> None:
                 flush=True,
             )
             frames += run
+    relax_seeds = 2 * args.seeds if args.relax_seeds is None else args.relax_seeds
     for cell in (False, True):
-        for seed in range(base, base + 2 * args.seeds):
+        for seed in range(base, base + relax_seeds):
             start = sampler.sample(
                 300, 1, "normal-mode", imaginary="floor:0.5", seed=seed
             )[0]
