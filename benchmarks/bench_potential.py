@@ -28,7 +28,10 @@ judge:
 
 GFN2-xTB labels on the first rung of its retry ladder (the training data
 leave out what converged only on later rungs); a structure on which the
-labeller's SCF fails is recorded as such.
+labeller's SCF fails is recorded as such. Where it fails at an end point,
+the end point is labelled once more with the labeller's own defaults (for
+GFN2-xTB its whole ladder: more mixer damping and iterations, the same
+Hamiltonian), and ``label_retried`` says so.
 
     python benchmarks/bench_potential.py                      # shipped gfn2-xtb
     python benchmarks/bench_potential.py --model m1.safetensors m2.safetensors \
@@ -134,9 +137,15 @@ def relax(
 
 
 def judged(
-    run: dict[str, Any], calc: PhononGNNCalc, labeller: BaseCalculator
+    run: dict[str, Any],
+    calc: PhononGNNCalc,
+    labeller: BaseCalculator,
+    fallback: BaseCalculator | None = None,
 ) -> dict[str, Any]:
-    """Label a relaxation's frames; add the end point's and the frames' figures."""
+    """Label a relaxation's frames; add the end point's and the frames' figures.
+
+    Where ``labeller`` fails at the end point, ``fallback`` (if given) labels it.
+    """
     frames = run.pop("frames")
     points = []
     for frame in tqdm(frames, desc="labelling frames", unit="frame"):
@@ -145,9 +154,13 @@ def judged(
         point["label"] = truth
         points.append(point)
     end = points[-1]
+    retried = end["label"] is None and fallback is not None
+    if retried:
+        end["label"] = label(frames[-1], fallback)
     run["end"] = {
         "model_energy_per_atom": end["energy_per_atom"],
         "model_spread": end["energy_per_atom_std"],
+        "label_retried": retried,
     }
     if end["label"] is not None:
         run["end"]["label_energy_per_atom"] = end["label"]["energy_per_atom"]
@@ -270,6 +283,9 @@ def main() -> None:
         scale = json.loads(args.calibration.read_text())["spread_scale"]
     calc = PhononGNNCalc(spec, device="cpu", compile_messages=True, spread_scale=scale)
     factory, _ = resolve_calculator(args.labeller, LABELLER_OPTIONS.get(args.labeller))
+    fallback = None
+    if args.labeller in LABELLER_OPTIONS:
+        fallback, _ = resolve_calculator(args.labeller)
     sampler = PhononSampler.from_file(args.force_constants)
     snapshots = sampler.sample(
         300, args.snapshots, "normal-mode", imaginary="floor:0.5", seed=args.seed
@@ -278,7 +294,7 @@ def main() -> None:
     for k, snapshot in enumerate(snapshots):
         for cell in (False, True):
             run = relax(snapshot, calc, cell, args.max_steps, args.every)
-            run = judged(run, calc, factory())
+            run = judged(run, calc, factory(), fallback and fallback())
             run["snapshot"] = k
             print(json.dumps({key: run[key] for key in run if key != "trajectory"}))
             runs.append(run)
