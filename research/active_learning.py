@@ -208,6 +208,14 @@ def strained(sampler: PhononSampler, n: int, seed: int) -> list[Atoms]:
     return out
 
 
+def save(frames: list[Atoms], out: Path, base: int) -> None:
+    """Write the frames so far (after each run: a stopped round keeps them)."""
+    for index, atoms in enumerate(frames):
+        atoms.info[keys.SEED] = base
+        atoms.info["snapshot_index"] = index
+    ase.io.write(out, frames, format="extxyz")
+
+
 def summary() -> None:
     """Print the store's labels and SCF failures by source and by temperature."""
     from collections import Counter
@@ -243,6 +251,9 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.015, help="eV/atom")
     parser.add_argument("--md-ps", type=float, default=4.0)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--first-seed", type=int, default=None, help="default 100 × --round"
+    )
     parser.add_argument("--strained", type=int, default=80)
     parser.add_argument(
         "--temperatures", type=float, nargs="+", default=list(MD_TEMPERATURES)
@@ -285,7 +296,7 @@ def main() -> None:
     sampler = PhononSampler.from_file(args.force_constants)
     out = args.out or HERE / f"active-Ag3SBr-round{args.round}.extxyz"
     frames: list[Atoms] = []
-    base = 100 * args.round
+    base = 100 * args.round if args.first_seed is None else args.first_seed
     for temperature in args.temperatures:
         for seed in range(base, base + args.seeds):
             start = sampler.sample(
@@ -308,6 +319,7 @@ def main() -> None:
                 flush=True,
             )
             frames += run
+            save(frames, out, base)
     relax_seeds = 2 * args.seeds if args.relax_seeds is None else args.relax_seeds
     for cell in (False, True):
         for seed in range(base, base + relax_seeds):
@@ -322,11 +334,9 @@ def main() -> None:
                 flush=True,
             )
             frames += run
+            save(frames, out, base)
     frames += strained(sampler, args.strained, seed=base)
-    for index, atoms in enumerate(frames):
-        atoms.info[keys.SEED] = base
-        atoms.info["snapshot_index"] = index
-    ase.io.write(out, frames, format="extxyz")
+    save(frames, out, base)
     print(f"{len(frames)} frames -> {out}")
 
 
