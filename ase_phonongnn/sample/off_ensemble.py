@@ -3,7 +3,7 @@
 A model trained on thermal snapshots alone knows nothing of what phonopy's
 finite displacements, a relaxation, a cell filter or a hot MD run visit:
 tiny displacements about a symmetric site, strained cells, and close
-contacts. Three kinds of snapshot cover them, each drawn about one of the
+contacts. Four kinds of snapshot cover them, each drawn about one of the
 reference structures (the ideal supercell, or relaxed low-symmetry ones):
 
 - ``small``: every atom displaced by a Gaussian whose rms amplitude is drawn
@@ -12,7 +12,11 @@ reference structures (the ideal supercell, or relaxed low-symmetry ones):
   uniformly within ±``strain`` (default 3 %), with small displacements;
 - ``contact``: one nearest-neighbour pair pushed together along its bond to
   a distance drawn uniformly between ``contact`` (default 2.0 Å) and 90 % of
-  its distance, both atoms moving alike, with small displacements.
+  its distance, both atoms moving alike, with small displacements;
+- ``second-shell``: the same for a pair beyond the nearest-neighbour shell
+  (farther than ``SHELL`` times the atom's nearest distance, within
+  ``SECOND_SHELL_CUTOFF``): like-charged pairs such as S–Br or Ag–Ag, which
+  a hot MD run can push together where no thermal snapshot goes.
 
 The kinds are a registry, :data:`OFF_ENSEMBLE_KINDS`, of functions that take
 a reference, the settings and a random generator.
@@ -35,6 +39,11 @@ KIND = "off_ensemble_kind"
 REFERENCE = "off_ensemble_reference"
 STRAIN = "off_ensemble_strain"
 CONTACT = "off_ensemble_contact"
+#: A neighbour farther than this many times an atom's nearest distance is
+#: beyond its nearest-neighbour shell (``second-shell`` snapshots).
+SHELL: Final = 1.15
+#: Farthest pair (Å) that ``second-shell`` snapshots push together.
+SECOND_SHELL_CUTOFF: Final = 4.5
 #: The method name recorded in ``atoms.info["method"]``.
 METHOD: Final = "off-ensemble"
 
@@ -51,8 +60,8 @@ class OffEnsembleConfig:
     strain
         Largest relative isotropic strain of ``strain`` snapshots.
     contact
-        Shortest distance (Å) of the pair pushed together in ``contact``
-        snapshots.
+        Shortest distance (Å) of the pair pushed together in ``contact`` and
+        ``second-shell`` snapshots.
     rattle
         Rms displacement (Å) added to ``strain`` and ``contact`` snapshots.
     """
@@ -111,6 +120,24 @@ def _strain(
     return out
 
 
+def _push(
+    out: Atoms,
+    pair: tuple[int, int],
+    vector: np.ndarray,
+    config: OffEnsembleConfig,
+    rng: np.random.Generator,
+) -> Atoms:
+    """Push ``pair`` (``vector`` from the first to the second) together."""
+    d = float(np.linalg.norm(vector))
+    target = float(rng.uniform(min(config.contact, 0.9 * d), 0.9 * d))
+    shift = (d - target) / 2 * vector / d
+    out.positions[pair[0]] += shift
+    out.positions[pair[1]] -= shift
+    out.info[CONTACT] = target
+    out.info[keys.AMPLITUDE] = config.rattle
+    return out
+
+
 def _contact(
     reference: Atoms, config: OffEnsembleConfig, rng: np.random.Generator
 ) -> Atoms:
@@ -123,14 +150,27 @@ def _contact(
     atom = int(rng.choice(np.unique(i)))
     own = np.nonzero(i == atom)[0]
     pair = own[np.argmin(distances[own])]
-    d = float(distances[pair])
-    target = float(rng.uniform(min(config.contact, 0.9 * d), 0.9 * d))
-    shift = (d - target) / 2 * vectors[pair] / d
-    out.positions[atom] += shift
-    out.positions[j[pair]] -= shift
-    out.info[CONTACT] = target
-    out.info[keys.AMPLITUDE] = config.rattle
-    return out
+    return _push(out, (atom, int(j[pair])), vectors[pair], config, rng)
+
+
+def _second_shell(
+    reference: Atoms, config: OffEnsembleConfig, rng: np.random.Generator
+) -> Atoms:
+    out = _gaussian(reference, config.rattle, rng)
+    i, j, vectors = neighbor_list("ijD", out, SECOND_SHELL_CUTOFF)
+    distances = np.linalg.norm(vectors, axis=1)
+    nearest = np.full(len(out), np.inf)
+    np.minimum.at(nearest, i, distances)
+    beyond = np.nonzero((distances > SHELL * nearest[i]) & (i != j))[0]
+    if len(beyond) == 0:
+        raise ValueError(
+            "second-shell snapshots need pairs beyond the nearest-neighbour shell "
+            f"within {SECOND_SHELL_CUTOFF} Å: use a larger supercell"
+        )
+    # a random atom with such a neighbour, and one of them
+    atom = int(rng.choice(np.unique(i[beyond])))
+    pair = int(rng.choice(beyond[i[beyond] == atom]))
+    return _push(out, (atom, int(j[pair])), vectors[pair], config, rng)
 
 
 #: Kinds of off-ensemble snapshot, by name.
@@ -138,6 +178,7 @@ OFF_ENSEMBLE_KINDS: Final[dict[str, Drawer]] = {
     "small": _small,
     "strain": _strain,
     "contact": _contact,
+    "second-shell": _second_shell,
 }
 
 

@@ -59,14 +59,32 @@ def test_contacts_reach_the_recorded_distance(supercell) -> None:
     assert sum(d < 2.2 for d in shortest) >= 5
 
 
+def test_second_shell_pairs_are_pushed_from_beyond_the_first_shell(supercell) -> None:
+    snaps = off_ensemble_snapshots(supercell, 30, ["second-shell"], seed=7)
+    symbols = supercell.get_chemical_symbols()
+    pairs = set()
+    for atoms in snaps:
+        contact = atoms.info[CONTACT]
+        i, j, d = neighbor_list("ijd", atoms, 4.0)
+        (pushed,) = np.nonzero(np.isclose(d, contact, atol=1e-9) & (i < j))
+        a, b = int(i[pushed[0]]), int(j[pushed[0]])
+        # in the ideal cell the pair was farther apart than its first shell:
+        # the closest pair of the cubic cell is Ag-S at 2.40 Å
+        before = supercell.get_distance(a, b, mic=True)
+        assert before > 3.0
+        assert 2.0 <= contact <= 0.9 * before + 1e-9
+        pairs.add(tuple(sorted((symbols[a], symbols[b]))))
+    # like-charged pairs, which the nearest-neighbour contacts never push
+    assert {("Br", "S"), ("Ag", "Ag")} <= pairs
+
+
 def test_references_in_turn_and_reproducible(supercell) -> None:
     other = supercell.copy()
     other.positions += 0.1
     first = off_ensemble_snapshots([supercell, other], 3, seed=6)
     second = off_ensemble_snapshots([supercell, other], 3, seed=6)
-    assert [a.info[KIND] for a in first] == ["small"] * 3 + ["strain"] * 3 + [
-        "contact"
-    ] * 3
+    kinds = ["small", "strain", "contact", "second-shell"]
+    assert [a.info[KIND] for a in first] == [k for k in kinds for _ in range(3)]
     assert [a.info[REFERENCE] for a in first[:3]] == [0, 1, 0]
     for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a.positions, b.positions)
