@@ -15,10 +15,13 @@ import importlib
 import importlib.util
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from types import FrameType
 from typing import Final
 
 from ase_phonongnn._version import __version__
@@ -159,17 +162,47 @@ def _library_log() -> Iterator[None]:
             logger.removeHandler(handler)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is so that it unwinds as on Ctrl-C."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """Make SIGTERM (``kill``, a batch system's stop) unwind the command.
+
+    Python's default for SIGTERM ends the process at once; unwound instead,
+    an open store closes as its writer's ``with`` block ends, so the file is
+    left closed rather than flagged "open for writing" for the next writer
+    to repair.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``phonongnn`` with ``argv`` (default: the command line)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with _library_log():
+        with _sigterm_unwinds(), _library_log():
             return int(importlib.import_module(args._module).run(args) or 0)
     except Exception as err:
         code = report(err, f"phonongnn {args.command}", debug=args.debug)
         _exit_if_a_write_failed(code)
         return code
+    except _Terminated:
+        print(f"phonongnn {args.command}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print(f"phonongnn {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import subprocess
@@ -235,3 +236,36 @@ def test_kills_at_random_points_with_workers_lose_nothing(tmp_path):
         assert failed == expected
         # every snapshot was registered once
         assert len(store) == 24 == len(set(store.content_hashes()))
+
+
+def test_sigterm_closes_the_store_as_an_interrupt_does(tmp_path):
+    import h5py
+
+    source = tmp_path / "in.extxyz"
+    ase.io.write(source, cells(3000, repeat=1))
+    path = tmp_path / "labels.h5"
+    process = subprocess.Popen(
+        cli_argv(source, path, "emt"),
+        env=environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    done = 0
+    while process.poll() is None and done < 5:
+        time.sleep(0.2)
+        with contextlib.suppress(FileNotFoundError, StoreError):
+            with SnapshotStore.open(path) as store:
+                done = store.counts()[keys.DONE]
+    assert process.poll() is None, "labelling ended before it could be stopped"
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM
+    assert "terminated" in err
+    # closed by its writer: plain HDF5 readers open it (a writer killed
+    # outright leaves its "open for writing" flags set, and they refuse)
+    with h5py.File(path, "r"):
+        pass
+    counts = _assert_sound(path)
+    assert counts[keys.DONE] >= 5
+    assert counts[keys.DONE] + counts[keys.PENDING] == 3000
