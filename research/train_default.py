@@ -112,6 +112,15 @@ parser.add_argument(
     help="with --summarise: calibrate and report on these member files (stems) "
     "of --out instead of the manifest's; --committee then only names the outputs",
 )
+parser.add_argument(
+    "--calibrate-without",
+    nargs="*",
+    default=[],
+    metavar="METHOD",
+    help="with --summarise: leave the validation snapshots of these methods "
+    "(e.g. active: frames chosen where the members part) out of the spread "
+    "calibration",
+)
 parser.add_argument("--hidden-channels", type=int, default=64)
 parser.add_argument(
     "--equivariant", action="store_true", help="ours: PaiNN blocks (bond angles)"
@@ -338,14 +347,19 @@ if args.summarise:
             "all": payload["metrics"]["test"],
             "by_store": by_store(payload),
         }
-    validation = [structures[i] for i in split.validation]
+    validation = [
+        structures[i]
+        for i in split.validation
+        if structures[i].info.get(keys.METHOD) not in args.calibrate_without
+    ]
     scale = calibrate_spread([str(p) for p in shipped], validation)
     calibration = args.out / f"{args.committee}.calibration.json"
     calibration.write_text(
         json.dumps(
             {
                 "spread_scale": scale,
-                "fitted_on": "validation set of research/train_default.py",
+                "fitted_on": "validation set of research/train_default.py"
+                + "".join(f", without {m} snapshots" for m in args.calibrate_without),
                 "n_validation": len(validation),
                 "members": [p.name for p in shipped],
                 "member_sha256": {p.name: sha256(p) for p in shipped},
