@@ -300,7 +300,8 @@ def main() -> None:
     for k, snapshot in enumerate(snapshots):
         for cell in (False, True):
             run = relax(snapshot, calc, cell, args.max_steps, args.every)
-            run = judged(run, calc, factory(), fallback and fallback())
+            retry = fallback() if fallback is not None else None
+            run = judged(run, calc, factory(), retry)
             run["snapshot"] = k
             print(json.dumps({key: run[key] for key in run if key != "trajectory"}))
             runs.append(run)

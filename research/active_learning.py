@@ -27,14 +27,14 @@ shipped Ag3SBr constants renormalised at 300 K):
    from seeded 300 K snapshots (``--relax-seeds`` of each, 0 for none);
    every 10th step is kept until the spread first exceeds the threshold
    (checked at every step), which is kept and ends the run.
+3. **Strains.** Phonon-informed snapshots at 100–600 K in cells strained
+   isotropically by −8 … +12 % (the GFN2-xTB equation of state has its
+   minimum near +3 %; a cell filter goes there) with shears of up to ±2 %.
 
 With ``--past-exit K`` a run goes on for K relaxation steps (MD: K checks)
 after its exit and keeps them: where the labeller's SCF fails on the exit
 frames themselves, the frames a few steps along the model's false descent
 are where it can still be told the energy goes up.
-3. **Strains.** Phonon-informed snapshots at 100–600 K in cells strained
-   isotropically by −8 … +12 % (the GFN2-xTB equation of state has its
-   minimum near +3 %; a cell filter goes there) with shears of up to ±2 %.
 
 The frames go to ``--out`` (default
 ``research/datasets/active-Ag3SBr-round<N>.extxyz``) with their provenance

@@ -63,7 +63,8 @@ class OffEnsembleConfig:
         Shortest distance (Å) of the pair pushed together in ``contact`` and
         ``second-shell`` snapshots.
     rattle
-        Rms displacement (Å) added to ``strain`` and ``contact`` snapshots.
+        Rms displacement (Å) added to ``strain``, ``contact`` and
+        ``second-shell`` snapshots.
     """
 
     amplitude: tuple[float, float] = (0.005, 0.05)
